@@ -146,13 +146,17 @@ const REQUIRED: Record<StackInfo["kind"], ConfigKey[]> = {
   production: ["mpgClusterId", "productionReviewers"],
   pr: [],
 };
+const ONLY_PRODUCTION = {
+  allowUnverifiedPromotion: "only production gates promotion",
+  productionReviewers: "only the production GitHub environment has required reviewers",
+};
 const FORBIDDEN: Record<StackInfo["kind"], Partial<Record<ConfigKey, string>>> = {
-  development: { allowUnverifiedPromotion: "only production gates promotion" },
-  staging: { allowUnverifiedPromotion: "only production gates promotion" },
+  development: ONLY_PRODUCTION,
+  staging: ONLY_PRODUCTION,
   production: {},
   pr: {
+    ...ONLY_PRODUCTION,
     mpgClusterId: "a PR stack's database lives in development's cluster, read from the development stack",
-    allowUnverifiedPromotion: "only production gates promotion",
     infisicalEnvironment: "PR stacks have no Infisical sync; their secrets are staged on the PR app",
   },
 };

@@ -82,7 +82,11 @@ export class ApiError extends Error {
   }) {
     const rid = args.requestId ? ` (request id ${args.requestId})` : "";
     const status = args.status === 0 ? "no response:" : `${args.status}`;
-    super(`${args.method} ${args.path}: ${status} ${args.text}${rid}`, { cause: args.cause });
+    const message = `${args.method} ${args.path}: ${status} ${args.text}${rid}`;
+    super(message, { cause: args.cause });
+    // Set again because a dynamic provider's serialized copy of this class calls Error as a plain function
+    // (`__super.call(this, …)`), which leaves `this.message` unset and the engine would report "undefined".
+    this.message = message;
     this.name = "ApiError";
     this.service = args.service;
     this.method = args.method;
@@ -94,7 +98,14 @@ export class ApiError extends Error {
 }
 
 export function isApiError(err: unknown, status?: number): err is ApiError {
-  return err instanceof Error && err.name === "ApiError" && (status === undefined || (err as ApiError).status === status);
+  // By name, not `instanceof Error`: in a dynamic provider's serialized copy, ApiError is a plain function whose
+  // instances do not inherit from Error.
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    (err as { name?: unknown }).name === "ApiError" &&
+    (status === undefined || (err as ApiError).status === status)
+  );
 }
 
 export interface HttpClient {

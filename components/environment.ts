@@ -1,0 +1,196 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig } from "../src/config";
+import { formatImageRef } from "../src/image-ref";
+import { DeploymentRecord } from "../src/providers/deployment-record";
+import { App } from "./app";
+import { Cache } from "./cache";
+import { Database } from "./database";
+import { GithubEnvironment } from "./github-environment";
+import { ImagePromotion } from "./image-promotion";
+import { SecretSync } from "./secret-sync";
+import { Storage } from "./storage";
+
+export interface EnvironmentArgs {
+  /**
+   * The stack's validated configuration (`loadConfig()`).
+   * @example loadConfig()
+   */
+  config: PlatformConfig;
+  /**
+   * Content hash of the migrations folder; a change takes a pre-deploy backup and recreates a PR's database.
+   * @default undefined (unknown: no backup is taken, a PR database is kept)
+   */
+  migrationsHash?: string;
+  /**
+   * Git commit of this program's checkout, written into deployment records.
+   * @default undefined
+   * @example process.env.GITHUB_SHA
+   */
+  commit?: string;
+}
+
+/**
+ * One environment of the platform: the Fly app and its release, the Managed Postgres database, the Infisical → Fly
+ * secret sync, Tigris storage, Upstash cache, the GitHub environment and the deployment record. PR stacks leave out
+ * the sync (their secrets are staged on the app) and the GitHub environment (development's stack owns `pr-preview`).
+ *
+ * @example
+ * const env = new Environment("renewa", { config: loadConfig() });
+ * export const appUrl = env.app.appUrl;
+ */
+export class Environment extends pulumi.ComponentResource {
+  readonly app: App;
+  readonly database: Database;
+  readonly promotion: ImagePromotion;
+  /** The image to roll out in this update; undefined keeps the running one (the release remembers it). */
+  readonly imageRef: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("renewa:platform:Environment", name, {}, opts);
+    const c = args.config;
+    const isPr = c.kind === "pr";
+
+    this.promotion = this.createPromotion(name, c);
+    this.imageRef = this.promotion.digest.apply((d) => (d ? formatImageRef(c.imageRepository, d) : undefined));
+
+    this.database = new Database(
+      `${name}-db`,
+      {
+        kind: c.kind,
+        clusterId: isPr ? this.developmentStack(name, c).requireOutput("databaseClusterId") as pulumi.Output<string> : c.mpgClusterId!,
+        org: c.org,
+        prNumber: c.prNumber,
+        migrationsHash: args.migrationsHash,
+        protect: c.protect,
+      },
+      { parent: this },
+    );
+    const storage = new Storage(`${name}-storage`, { bucketName: c.tigrisBucket, org: c.org, protect: c.protect }, { parent: this });
+    const cache = new Cache(`${name}-cache`, { databaseName: c.upstashDatabase, protect: c.protect }, { parent: this });
+    const infraSecrets = pulumi.secret(
+      pulumi
+        .all([this.database.databaseUrl, this.database.migrationDatabaseUrl, storage.secrets, cache.secrets])
+        .apply(([databaseUrl, migrationUrl, tigris, upstash]) => ({
+          DATABASE_URL: databaseUrl,
+          DATABASE_URL_MIGRATION: migrationUrl,
+          ...tigris,
+          ...upstash,
+        })),
+    );
+
+    // The release must wait for the sync (new secrets land before machines roll), while the sync needs the app to
+    // exist first; the app is created inside App before its release, so the sync is handed over once it exists.
+    let handOverSync: (deps: pulumi.Resource[]) => void = () => undefined;
+    const releaseDependsOn = pulumi.output(new Promise<pulumi.Resource[]>((resolve) => (handOverSync = resolve)));
+
+    this.app = new App(
+      `${name}-app`,
+      {
+        appName: c.appName,
+        org: c.org,
+        region: c.region,
+        image: this.imageRef,
+        machine: c.machine,
+        machineCount: c.machineCount,
+        strategy: c.strategy,
+        maxUnavailable: c.maxUnavailable,
+        releaseCommand: c.releaseCommand,
+        healthCheck: c.healthCheck,
+        autoStop: c.autoStop,
+        minMachinesRunning: c.minMachinesRunning,
+        env: { ...c.env, PRIMARY_REGION: c.region, RENEWA_ENVIRONMENT: c.stack },
+        migrationDatabaseUrl: this.database.migrationDatabaseUrl,
+        backupId: this.database.backupId,
+        stagedSecrets: isPr ? infraSecrets : undefined,
+        protect: c.protect,
+        releaseDependsOn: [releaseDependsOn as unknown as pulumi.Resource],
+      },
+      { parent: this },
+    );
+
+    if (isPr) {
+      handOverSync([]);
+    } else {
+      const sync = new SecretSync(
+        `${name}-secrets`,
+        {
+          appName: c.appName,
+          project: c.infisicalProject,
+          environment: c.infisicalEnvironment!,
+          secretPath: c.infisicalSecretPath,
+          secrets: infraSecrets,
+          dependsOn: [this.app.flyApp],
+        },
+        { parent: this },
+      );
+      handOverSync([sync]);
+      new GithubEnvironment(
+        `${name}-github`,
+        {
+          owner: c.githubOwner,
+          repository: c.githubRepository,
+          environment: c.githubEnvironment as "development" | "staging" | "production",
+          reviewers: c.productionReviewers,
+          manageRepository: c.kind === "development",
+        },
+        { parent: this },
+      );
+    }
+
+    this.createDeploymentRecord(name, c, args.commit);
+
+    this.registerOutputs({
+      appName: c.appName,
+      appUrl: this.app.appUrl,
+      imageDigest: this.app.digest,
+      databaseClusterId: this.database.clusterId,
+    });
+  }
+
+  private createPromotion(name: string, c: PlatformConfig): ImagePromotion {
+    return new ImagePromotion(
+      `${name}-image`,
+      {
+        stack: c.stack,
+        kind: c.kind,
+        promoteFrom: c.promoteFrom === "production" ? undefined : c.promoteFrom,
+        pinnedDigest: c.imageDigest,
+        imageRepository: c.imageRepository,
+        allowUnverified: c.allowUnverifiedPromotion,
+        stackOrg: c.stackOrg,
+        project: pulumi.getProject(),
+      },
+      { parent: this },
+    );
+  }
+
+  /** PR stacks share development's MPG cluster. */
+  private developmentStack(name: string, c: PlatformConfig): pulumi.StackReference {
+    return new pulumi.StackReference(`${name}-development`, { name: this.stackName(c, "development") }, { parent: this });
+  }
+
+  /** `<org>/<project>/<stack>`: Pulumi Cloud uses the real org; s3:// and file:// backends answer "organization". */
+  private stackName(c: PlatformConfig, stack: string): string {
+    return `${c.stackOrg ?? pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`;
+  }
+
+  private createDeploymentRecord(name: string, c: PlatformConfig, commit: string | undefined): void {
+    new DeploymentRecord(
+      `${name}-record`,
+      {
+        owner: c.githubOwner,
+        repository: c.githubRepository,
+        environment: c.stack,
+        appName: c.appName,
+        stack: c.stack,
+        digest: this.app.digest,
+        previousDigest: this.app.previousDigest,
+        releaseVersion: this.app.releaseVersion,
+        backupId: this.database.backupId,
+        commit: commit ?? "unknown",
+        promotionOverride: this.promotion.override,
+      },
+      { parent: this },
+    );
+  }
+}

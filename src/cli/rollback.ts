@@ -1,0 +1,139 @@
+/**
+ * `npm run rollback -- <env> [--to sha256:…] [--yes]`: Path A. Finds the previous successful digest in the
+ * environment's deployment records, shows what will change, asks for confirmation, then pins `renewa:imageDigest`
+ * to it and runs `pulumi up`. The image goes back; the database does not (that is Path B: `npm run repoint`).
+ */
+import { PlatformConfig } from "../config";
+import { DeploymentRecordData } from "../deployment-record-format";
+import { assertDigest, checkProductionGate } from "../promotion";
+import { LONG_LIVED_STACKS } from "../stacks";
+import { CliIo, CommandSpec, UsageError, asUsage, confirm, expectPositionals, formatHelp, parseCommand, runAsMain } from "./args";
+import { describeChanges, runUp } from "./promote";
+import { RecordReader, githubRecordReader } from "./record-reader";
+import { StackRunner, createLocalStackRunner } from "./stack-runner";
+import { readStackConfig } from "./stack-file";
+
+export const ROLLBACK: CommandSpec = {
+  name: "rollback",
+  usage: "<env> [--to sha256:…] [--yes] [--dry-run]",
+  summary: "Path A: put <env> back on the previous successful image digest from its deployment records.",
+  args: [{ name: "env", help: "development, staging or production" }],
+  options: {
+    to: { type: "string", placeholder: "sha256:…", help: "Roll back to this digest (must be one <env> ran before) instead of the previous one." },
+    yes: { type: "boolean", help: "Do not ask for confirmation (CI)." },
+  },
+  notes: [
+    "Steps: read the deployment-record issues of <env> (GITHUB_TOKEN); pick the digest that ran before the running",
+    "one first ran; confirm; pulumi config set renewa:imageDigest <digest> -s <env>; pulumi up -s <env>.",
+    "Only the image changes. Migrations are N-1 compatible, so the previous image runs on the current schema. To",
+    "restore data, use Path B: fly mpg restore, then `npm run repoint -- <env> <new-cluster-id>`.",
+  ],
+  examples: ["production --dry-run", "staging", `production --to sha256:${"0".repeat(64)} --yes`],
+};
+
+export interface RollbackDeps {
+  io: CliIo;
+  runner: StackRunner;
+  workDir: string;
+  /** Where records are read from, given the stack's config (its githubOwner/githubRepository). */
+  records: (cfg: PlatformConfig) => RecordReader;
+}
+
+export async function rollback(argv: string[], deps: RollbackDeps): Promise<number> {
+  const { io, runner } = deps;
+  const parsed = parseCommand(ROLLBACK, argv);
+  if (parsed.help) {
+    io.out(formatHelp(ROLLBACK));
+    return 0;
+  }
+  const [env] = expectPositionals(ROLLBACK, parsed);
+  if (!(LONG_LIVED_STACKS as readonly string[]).includes(env)) {
+    throw new UsageError(`"${env}" cannot be rolled back: expected one of ${LONG_LIVED_STACKS.join(", ")}. A PR preview redeploys with \`npm run preview-env -- up <N> --digest …\`.`);
+  }
+  const wanted = parsed.values.to as string | undefined;
+  if (wanted !== undefined) asUsage(() => assertDigest(wanted, "--to"));
+  const cfg = readStackConfig(deps.workDir, env);
+
+  const { records, unreadable } = await deps.records(cfg).list(env);
+  for (const u of unreadable) io.err(`warning: issue #${u.issueNumber} is labelled deployment-record but unreadable (${u.reason}); ignored.`);
+  if (records.length === 0) {
+    throw new Error(`no deployment records for ${env} in ${cfg.githubOwner}/${cfg.githubRepository} (issues labelled deployment-record and env:${env}); without them there is no known-good digest. Pass --to with a digest you know ${env} ran.`);
+  }
+  const running = ((await runner.outputs(env))?.imageDigest as string | undefined) ?? records[0].digest;
+  const current = records.find((r) => r.digest === running);
+  const target = pickTarget(env, records, running, wanted);
+  if (env === "production") {
+    const staging = await runner.outputs("staging");
+    checkProductionGate(target.digest, staging?.releasedDigests as string[] | undefined, cfg.allowUnverifiedPromotion);
+  }
+
+  io.out(`Rollback plan for ${env} (Path A: image only; the database is not touched)`);
+  io.out(`  running now:  ${running}${current ? ` (${describe(current)})` : " (no record of it)"}`);
+  io.out(`  roll back to: ${target.digest} (${describe(target)})`);
+  if (current?.backupId) io.out(`  pre-deploy backup of the running release: ${current.backupId} (for Path B, if data must go back too)`);
+  io.out(`  1. pulumi config set renewa:imageDigest ${target.digest} -s ${env}`);
+  io.out(`  2. pulumi up -s ${env}`);
+  if (parsed.dryRun) {
+    io.out("Dry run: nothing was changed.");
+    return 0;
+  }
+  if (!parsed.values.yes && !(await confirm(io, `Roll ${env} back to ${target.digest}?`, env))) {
+    io.out("Aborted: nothing was changed.");
+    return 1;
+  }
+
+  await runner.setConfig(env, "renewa:imageDigest", target.digest);
+  const result = await runUp(runner, env, io);
+  io.out(`Rolled back ${env} to ${target.digest} (release v${result.outputs.releaseVersion ?? "?"}; ${describeChanges(result)}).`);
+  io.out(`${env} is now pinned by renewa:imageDigest in Pulumi.${env}.yaml: commit that change so the next \`pulumi up\` from main keeps the rollback.`);
+  io.out(
+    env === "development"
+      ? "Next: the next push to main deploys a new build and replaces the pin."
+      : `Next: when a fix is ready, \`npm run promote -- ${env === "staging" ? "development staging" : "staging production"}\` removes the pin.`,
+  );
+  return 0;
+}
+
+/**
+ * The digest that ran before the running digest first ran: the newest record older than the running digest's
+ * earliest record. After a rollback (A → B → C, back to B) a second rollback therefore goes to A, not back to C.
+ * With `wanted`, that digest's newest record, if the environment ever ran it. Exported for tests.
+ */
+export function pickTarget(
+  env: string,
+  records: DeploymentRecordData[],
+  running: string,
+  wanted: string | undefined,
+): DeploymentRecordData {
+  if (wanted !== undefined) {
+    if (wanted === running) throw new UsageError(`${env} already runs ${wanted}; nothing to roll back.`);
+    const match = records.find((r) => r.digest === wanted);
+    if (!match) {
+      throw new UsageError(`${wanted} is not in ${env}'s deployment records, so ${env} never ran it successfully. Rollback only returns to known-good digests; use \`npm run promote\` for a new one.`);
+    }
+    return match;
+  }
+  // Records are newest first, so the running digest's earliest record is its last index.
+  const firstRun = records.map((r) => r.digest).lastIndexOf(running);
+  const previous = records.slice(firstRun + 1).find((r) => r.digest !== running);
+  if (!previous) {
+    throw new Error(`${env} has no successful digest older than ${running} in its deployment records: there is nothing to roll back to. Pass --to with a digest from an earlier record if you know one.`);
+  }
+  return previous;
+}
+
+function describe(r: DeploymentRecordData & { issueNumber?: number }): string {
+  return `release v${r.releaseVersion}, ${r.recordedAt}, commit ${r.commit.slice(0, 12)}${r.issueNumber ? `, issue #${r.issueNumber}` : ""}`;
+}
+
+
+if (require.main === module) {
+  runAsMain("rollback", (argv, io) =>
+    rollback(argv, {
+      io,
+      runner: createLocalStackRunner(process.cwd()),
+      workDir: process.cwd(),
+      records: (cfg) => githubRecordReader({ owner: cfg.githubOwner, repository: cfg.githubRepository }),
+    }),
+  );
+}

@@ -1,0 +1,58 @@
+/**
+ * Release records on api.fly.io (what flyctl calls "uiex"): the entries `fly releases` lists. flyctl creates one per
+ * deploy and moves it through running → complete | failed; doing the same keeps Fly's dashboard history truthful
+ * for rollouts made by this program.
+ */
+import { BackoffPolicy, DEFAULT_BACKOFF } from "../retry";
+import { RetryInfo, createHttpClient } from "./http";
+import { flyApiBaseUrl, flyAuthorization, flyErrorText } from "./fly-auth";
+
+export interface FlyRelease {
+  id: string;
+  version: number;
+  status?: string;
+  image_ref?: string;
+}
+
+export type ReleaseStatus = "running" | "complete" | "failed" | "interrupted";
+
+export interface FlyReleasesClientOptions {
+  baseUrl?: string;
+  timeScale?: number;
+  backoff?: BackoffPolicy;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  onRetry?: (info: RetryInfo) => void;
+}
+
+export type FlyReleasesClient = ReturnType<typeof createFlyReleasesClient>;
+
+export function createFlyReleasesClient(options: FlyReleasesClientOptions = {}) {
+  const scale = options.timeScale ?? 1;
+  const base = options.backoff ?? DEFAULT_BACKOFF;
+  const http = createHttpClient({
+    service: "Fly API",
+    baseUrl: options.baseUrl ?? flyApiBaseUrl(),
+    authorization: flyAuthorization,
+    requestIdHeaders: ["fly-request-id", "x-request-id"],
+    errorText: flyErrorText,
+    backoff: { ...base, baseMs: base.baseMs * scale, capMs: base.capMs * scale },
+    fetch: options.fetch,
+    sleep: options.sleep,
+    random: options.random,
+    onRetry: options.onRetry,
+  });
+
+  return {
+    async createRelease(args: { app: string; image: string; strategy: string; definition: unknown }): Promise<FlyRelease> {
+      const res = await http.request<{ release: FlyRelease }>("POST", "/api/v1/releases", {
+        body: { app_name: args.app, image: args.image, strategy: args.strategy.toUpperCase(), definition: args.definition, build_id: 0 },
+      });
+      return res.body.release;
+    },
+    async updateRelease(id: string, status: ReleaseStatus, metadata?: Record<string, unknown>): Promise<void> {
+      await http.request("PATCH", `/api/v1/releases/${encodeURIComponent(id)}`, { body: { status, metadata }, idempotent: true });
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * GitHub REST calls for issues and labels: what deployment records need. Each function takes an optional HttpClient
+ * (tests and the record provider pass one with their own retry policy); by default `githubHttp()`, which reads
+ * GITHUB_API_URL and GITHUB_TOKEN at call time.
+ */
+import { HttpClient, isApiError } from "./http";
+import { githubHttp } from "./github";
+
+export interface RepoRef {
+  owner: string;
+  repository: string;
+}
+
+export interface Issue {
+  number: number;
+  title: string;
+  body: string | null;
+  html_url: string;
+  state: string;
+  created_at: string;
+  labels: Array<{ name: string }>;
+}
+
+function repoPath(repo: RepoRef): string {
+  return `/repos/${encodeURIComponent(repo.owner)}/${encodeURIComponent(repo.repository)}`;
+}
+
+/**
+ * Creates an issue. A POST is not retried on 5xx by the client (GitHub may have created it); callers that need
+ * retries look the issue up by its own key before trying again.
+ */
+export async function createIssue(
+  repo: RepoRef,
+  issue: { title: string; body: string; labels: string[] },
+  http: HttpClient = githubHttp(),
+): Promise<Issue> {
+  const res = await http.request<Issue>("POST", `${repoPath(repo)}/issues`, { body: issue });
+  return res.body;
+}
+
+/**
+ * Issues (not pull requests) carrying every label in `labels`, open and closed, newest first. Reads up to
+ * `maxPages` pages; unlike the search API this listing is consistent right after a create.
+ */
+export async function listIssuesByLabel(
+  repo: RepoRef,
+  labels: string[],
+  opts: { perPage?: number; maxPages?: number } = {},
+  http: HttpClient = githubHttp(),
+): Promise<Issue[]> {
+  const perPage = opts.perPage ?? 100;
+  const out: Issue[] = [];
+  for (let page = 1; page <= (opts.maxPages ?? 3); page++) {
+    const res = await http.request<Array<Issue & { pull_request?: unknown }>>("GET", `${repoPath(repo)}/issues`, {
+      query: { labels: labels.join(","), state: "all", sort: "created", direction: "desc", per_page: perPage, page },
+    });
+    out.push(...res.body.filter((i) => !i.pull_request));
+    if (res.body.length < perPage) break;
+  }
+  return out;
+}
+
+/** GitHub's issue search (`q` in GitHub search syntax). Eventually consistent: fresh issues can be missing. */
+export async function searchIssues(q: string, http: HttpClient = githubHttp()): Promise<Issue[]> {
+  const res = await http.request<{ items: Issue[] }>("GET", "/search/issues", { query: { q, per_page: 100 } });
+  return res.body.items;
+}
+
+/** Creates the label unless it exists. Safe to call on every write and by two writers at once. */
+export async function ensureLabel(
+  repo: RepoRef,
+  label: { name: string; color: string; description: string },
+  http: HttpClient = githubHttp(),
+): Promise<void> {
+  try {
+    await http.request("GET", `${repoPath(repo)}/labels/${encodeURIComponent(label.name)}`);
+    return;
+  } catch (err) {
+    if (!isApiError(err, 404)) throw err;
+  }
+  try {
+    await http.request("POST", `${repoPath(repo)}/labels`, { body: label });
+  } catch (err) {
+    // 422 "already_exists": another writer created it between our GET and POST.
+    if (!isApiError(err, 422)) throw err;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * renewa-platform: one environment of Renewa's deployment platform per stack (development, staging, production,
+ * pr-<N>). `pulumi up -s <stack>`; offline: `npm run synth -- <stack>`.
+ */
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { Environment } from "../components/environment";
+import { loadConfig } from "./config";
+import { hashMigrations } from "./migrations-hash";
+
+// Parsed before anything is declared: bad config stops the run with nothing half-registered.
+const config = loadConfig();
+
+function migrationsHash(): string | undefined {
+  if (!config.migrationsDir) return undefined;
+  const dir = path.resolve(path.dirname(__dirname), config.migrationsDir);
+  return hashMigrations(dir);
+}
+
+function gitCommit(): string | undefined {
+  if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: __dirname, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const env = new Environment("renewa", { config, migrationsHash: migrationsHash(), commit: gitCommit() });
+
+export const appName = config.appName;
+export const region = config.region;
+export const appUrl = env.app.appUrl;
+/** The digest this stack runs; the next stage promotes it. */
+export const imageDigest = env.app.digest;
+export const imageRef = env.app.imageRef;
+export const previousDigest = env.app.previousDigest;
+export const releaseVersion = env.app.releaseVersion;
+/** Digests this stack has rolled out successfully, newest first; production accepts only these from staging. */
+export const releasedDigests = env.app.history;
+export const databaseClusterId = env.database.clusterId;
+export const backupId = env.database.backupId;

@@ -1,0 +1,207 @@
+/**
+ * DeploymentRecord: writes the `deployment-record` GitHub issue for a release, inside the `pulumi up` that made it.
+ *
+ * - Once per release: the key `<app>@v<releaseVersion>` is looked up before creating, so a re-run `up` (or a retry
+ *   after GitHub answered 503 to a create it may have performed) never writes a second issue.
+ * - Never fails a deploy that succeeded: after the client's retries it warns, outputs `recorded: false`, and `diff`
+ *   asks for an update on the next `up`, which writes it then.
+ * - Deleting or replacing the resource leaves the issue alone: records are history.
+ *
+ * GITHUB_TOKEN (issues: write) and GITHUB_API_URL are read from the environment inside each method.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { createIssue, ensureLabel, listIssuesByLabel } from "../clients/github-issues";
+import { githubHttp } from "../clients/github";
+import { isApiError } from "../clients/http";
+import { isUnknown } from "../dynamic-support";
+import { backoffDelay } from "../retry";
+import {
+  DeploymentRecordData,
+  RECORD_LABEL,
+  RECORD_SCHEMA,
+  environmentLabel,
+  formatRecord,
+  parseRecord,
+  recordKey,
+} from "../deployment-record-format";
+
+interface Inputs {
+  owner: string;
+  repository: string;
+  stack: string;
+  environment: string;
+  /** Fly app name, e.g. renewa-app-staging. */
+  appName: string;
+  /** Undefined when nothing has been released: no record is written. */
+  digest?: string;
+  imageRef?: string;
+  previousDigest?: string;
+  backupId?: string;
+  releaseVersion?: number;
+  commit: string;
+  /** ImagePromotion's `override`: production deployed a digest staging had not run. */
+  promotionOverride: boolean;
+}
+
+interface Outputs extends Inputs {
+  /** `<appName>@v<releaseVersion>`; undefined when there is nothing to record. */
+  key?: string;
+  recorded: boolean;
+  issueNumber?: number;
+  issueUrl?: string;
+  /** When the release was first recorded (or first attempted). */
+  recordedAt?: string;
+}
+
+/** Inputs of a DeploymentRecord. Credentials are never inputs: GITHUB_TOKEN comes from the environment. */
+export type DeploymentRecordArgs = {
+  [K in keyof Inputs]: undefined extends Inputs[K] ? pulumi.Input<Inputs[K]> | undefined : pulumi.Input<Inputs[K]>;
+};
+
+/** Fields that identify a record: a change means a different record (a new issue), never an edit of the old one. */
+const REPLACE_ON = ["owner", "repository", "appName", "stack", "releaseVersion"] as const;
+
+class DeploymentRecordProvider implements pulumi.dynamic.ResourceProvider<Inputs, Outputs> {
+  async check(_olds: Inputs, news: Inputs): Promise<pulumi.dynamic.CheckResult<Inputs>> {
+    const digest = /^sha256:[0-9a-f]{64}$/;
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    // During preview, values computed by other resources (the release's digest and version) arrive unknown.
+    const known = (k: keyof Inputs) => news[k] !== undefined && !isUnknown(news[k]);
+    for (const k of ["owner", "repository", "stack", "environment", "appName", "commit"] as const) {
+      if (isUnknown(news[k])) continue;
+      if (typeof news[k] !== "string" || news[k].length === 0) failures.push({ property: k, reason: `${k} must be a non-empty string` });
+    }
+    for (const k of ["digest", "previousDigest"] as const) {
+      if (known(k) && !digest.test(news[k] as string)) {
+        failures.push({ property: k, reason: `${k} must be sha256:<64 hex>, got ${JSON.stringify(news[k])}` });
+      }
+    }
+    if (known("releaseVersion") && (!Number.isInteger(news.releaseVersion) || (news.releaseVersion as number) < 1)) {
+      failures.push({ property: "releaseVersion", reason: `releaseVersion must be a positive integer, got ${news.releaseVersion}` });
+    }
+    return { inputs: { ...news, promotionOverride: news.promotionOverride ?? false }, failures };
+  }
+
+  async diff(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.DiffResult> {
+    const replaces = REPLACE_ON.filter((k) => olds[k] !== news[k]);
+    // A release whose record could not be written: update, which retries the write.
+    const retry = olds.key !== undefined && !olds.recorded;
+    // Other fields (commit, backup id) describe the release as first recorded; a re-run from another commit is not
+    // a new release, so they do not rewrite history.
+    return { changes: replaces.length > 0 || retry, replaces: [...replaces], deleteBeforeReplace: false };
+  }
+
+  async create(inputs: Inputs): Promise<pulumi.dynamic.CreateResult<Outputs>> {
+    const outs = await record(inputs, undefined);
+    return { id: outs.key ?? `${inputs.appName}@unreleased`, outs };
+  }
+
+  async update(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.UpdateResult<Outputs>> {
+    return { outs: await record(news, olds) };
+  }
+
+  async delete(): Promise<void> {
+    // Records are history: the issue stays when the resource goes (stack removal, replacement by a new release).
+  }
+}
+
+/** Writes the record unless `olds` shows it was written; never throws for GitHub failures. */
+async function record(inputs: Inputs, olds: Outputs | undefined): Promise<Outputs> {
+  if (inputs.digest === undefined || inputs.releaseVersion === undefined) {
+    return { ...inputs, key: undefined, recorded: false };
+  }
+  const key = recordKey(inputs.appName, inputs.releaseVersion);
+  if (olds?.recorded && olds.key === key) {
+    return { ...inputs, key, recorded: true, issueNumber: olds.issueNumber, issueUrl: olds.issueUrl, recordedAt: olds.recordedAt };
+  }
+  const recordedAt = (olds?.key === key && olds.recordedAt) || new Date().toISOString();
+  const data: DeploymentRecordData = {
+    schema: RECORD_SCHEMA,
+    key,
+    app: inputs.appName,
+    stack: inputs.stack,
+    environment: inputs.environment,
+    digest: inputs.digest,
+    imageRef: inputs.imageRef,
+    previousDigest: inputs.previousDigest ?? null,
+    backupId: inputs.backupId ?? null,
+    releaseVersion: inputs.releaseVersion,
+    commit: inputs.commit,
+    recordedAt,
+    override: inputs.promotionOverride,
+  };
+  try {
+    const issue = await writeOnce(inputs, data);
+    return { ...inputs, key, recorded: true, issueNumber: issue.number, issueUrl: issue.html_url, recordedAt };
+  } catch (err) {
+    const why = String((err as Error)?.message ?? err);
+    await pulumi.log.warn(
+      `Deployment record ${key} was not written to ${inputs.owner}/${inputs.repository} (${why}). The deploy itself succeeded. ` +
+        `The next \`pulumi up\` on ${inputs.stack} retries the write; check that GITHUB_TOKEN can write issues and that GitHub is reachable.`,
+    );
+    return { ...inputs, key, recorded: false, recordedAt };
+  }
+}
+
+/** Finds the record by key, else creates it; a failed create is retried only after looking again. */
+async function writeOnce(inputs: Inputs, data: DeploymentRecordData): Promise<{ number: number; html_url: string }> {
+  // Short waits: the deploy is done and the operator is waiting; a record that still fails is retried next `up`.
+  const backoff = { baseMs: 200, capMs: 2_000, maxRetries: 3 };
+  const http = githubHttp({ backoff });
+  const repo = { owner: inputs.owner, repository: inputs.repository };
+  const labels = [RECORD_LABEL, environmentLabel(inputs.stack)];
+  await ensureLabel(repo, { name: RECORD_LABEL, color: "0e8a16", description: "Written by pulumi up for every release; read by npm run rollback" }, http);
+  await ensureLabel(repo, { name: labels[1], color: "c5def5", description: `Deployment records of ${labels[1].slice(4)}` }, http);
+
+  const find = async () =>
+    (await listIssuesByLabel(repo, labels, {}, http)).find((i) => {
+      try {
+        return parseRecord(i.body)?.key === data.key;
+      } catch {
+        return false; // Someone edited an old record's block; it cannot be this release's.
+      }
+    });
+  const { title, body } = formatRecord(data);
+  for (let attempt = 0; ; attempt++) {
+    const existing = await find();
+    if (existing) return existing;
+    try {
+      return await createIssue(repo, { title, body, labels }, http);
+    } catch (err) {
+      const transient = isApiError(err) && (err.status === 0 || err.status >= 500);
+      if (!transient || attempt >= backoff.maxRetries) throw err;
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, backoff, Math.random)));
+    }
+  }
+}
+
+const provider = new DeploymentRecordProvider();
+
+/**
+ * The deployment-record issue of one release. Create it after the release (its inputs are the Release's outputs),
+ * so it exists only for rollouts that succeeded.
+ *
+ * @example
+ * new DeploymentRecord("app-record", {
+ *   owner: cfg.githubOwner, repository: cfg.githubRepository, stack: cfg.stack, environment: cfg.stack,
+ *   appName: cfg.appName, digest: release.digest, imageRef: promotion.imageRef, previousDigest: release.previousDigest,
+ *   backupId: database.backupId, releaseVersion: release.releaseVersion, commit: process.env.GITHUB_SHA ?? "unknown",
+ *   promotionOverride: promotion.override,
+ * }, { parent: this });
+ */
+export class DeploymentRecord extends pulumi.dynamic.Resource {
+  declare readonly key: pulumi.Output<string | undefined>;
+  declare readonly recorded: pulumi.Output<boolean>;
+  declare readonly issueNumber: pulumi.Output<number | undefined>;
+  declare readonly issueUrl: pulumi.Output<string | undefined>;
+  declare readonly recordedAt: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: DeploymentRecordArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      provider,
+      name,
+      { ...args, key: undefined, recorded: undefined, issueNumber: undefined, issueUrl: undefined, recordedAt: undefined },
+      opts,
+    );
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Records what a component registers under Pulumi's mock runtime, including the resource options the mocks' own
+ * `newResource` does not see (additionalSecretOutputs, protect, parent, dependencies), by wrapping the mock monitor.
+ * Call `recordResources` after `setMocks` and before importing the component.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Registration {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+  /** Provider reference "urn::id", when an explicit provider was given. */
+  provider: string;
+  additionalSecretOutputs: string[];
+  protect: boolean;
+  parent: string;
+  dependencies: string[];
+}
+
+export interface Invocation {
+  token: string;
+  inputs: Record<string, any>;
+  provider?: string;
+}
+
+export interface Recorder {
+  registrations: Registration[];
+  invocations: Invocation[];
+  byType(type: string): Registration[];
+  named(name: string): Registration;
+  reset(): void;
+}
+
+/**
+ * Mocks whose resources echo their inputs merged with `outputs(type, name, inputs)`, and whose invokes answer from
+ * `invoke(token, inputs)`; an invoke without an answer fails the test.
+ */
+export async function recordResources(spec: {
+  stack: string;
+  outputs?: (type: string, name: string, inputs: Record<string, any>) => Record<string, unknown>;
+  invoke?: (token: string, inputs: Record<string, any>) => Record<string, unknown> | undefined;
+}): Promise<Recorder> {
+  const recorder: Recorder = {
+    registrations: [],
+    invocations: [],
+    byType: (type) => recorder.registrations.filter((r) => r.type === type),
+    named(name) {
+      const found = recorder.registrations.find((r) => r.name === name);
+      if (!found) throw new Error(`no resource named ${name}; registered: ${recorder.registrations.map((r) => r.name).join(", ")}`);
+      return found;
+    },
+    reset() {
+      recorder.registrations.length = 0;
+      recorder.invocations.length = 0;
+    },
+  };
+  const options = new Map<string, Omit<Registration, "inputs" | "provider">>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const opts = options.get(`${args.type}::${args.name}`)!;
+        recorder.registrations.push({ ...opts, inputs: args.inputs, provider: args.provider ?? "" });
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...(spec.outputs?.(args.type, args.name, args.inputs) ?? {}) } };
+      },
+      call(args) {
+        recorder.invocations.push({ token: args.token, inputs: args.inputs, provider: args.provider });
+        const answer = spec.invoke?.(args.token, args.inputs);
+        if (!answer) throw new Error(`Mock call not implemented: ${args.token}`);
+        return answer;
+      },
+    },
+    "renewa-platform",
+    spec.stack,
+    false,
+  );
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: unknown): unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, cb: unknown) => {
+    options.set(`${req.getType()}::${req.getName()}`, {
+      type: req.getType(),
+      name: req.getName(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      protect: req.getProtect() ?? false,
+      parent: req.getParent(),
+      dependencies: req.getDependenciesList(),
+    });
+    return register(req, cb);
+  };
+  return recorder;
+}
+
+/**
+ * Resolves once `resource` and everything under it is registered. A resource whose registration failed (e.g. a
+ * dynamic provider that cannot be serialized) never gets a URN, so this fails after `timeoutMs` instead of hanging.
+ */
+export async function settle(resource: pulumi.Resource, timeoutMs = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${(resource as any).__name} was not registered within ${timeoutMs} ms; look for an unhandled error above`)), timeoutMs);
+  });
+  try {
+    await Promise.race([promiseOf(resource.urn), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  const children = [...(((resource as any).__childResources as Set<pulumi.Resource> | undefined) ?? [])];
+  await Promise.all(children.map((child) => settle(child, timeoutMs)));
+}
+
+export function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
+  return (o as unknown as { promise(): Promise<T> }).promise();
+}
+
+export function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
+  return (o as unknown as { isSecret: Promise<boolean> }).isSecret;
+}

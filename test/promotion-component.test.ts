@@ -1,0 +1,168 @@
+/**
+ * ImagePromotion under Pulumi's mock runtime. Stack references answer from a table of stack outputs; the docker
+ * provider's getRegistryImage invoke is answered by a fake Docker Registry v2 over HTTP, with the credentials the
+ * component configured on its explicit docker provider, so a missing digest (or missing auth) really fails.
+ */
+import { spawn } from "child_process";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { ImagePromotionArgs } from "../components/image-promotion";
+import { ROOT, cleanEnv } from "./harness/engine";
+import { PromotionMockState, isSecret, promotionMocks, unsecret } from "./fakes/promotion-mocks";
+import { RegistryFake, createRegistryFake } from "./fakes/registry";
+
+const A = `sha256:${"a".repeat(64)}`;
+const B = `sha256:${"b".repeat(64)}`;
+const MISSING = `sha256:${"c".repeat(64)}`;
+const REPO = "renewa-app-development";
+const TOKEN = "fm2_test-registry-token";
+
+let registry: RegistryFake;
+const state: PromotionMockState = { stackOutputs: {}, resources: [], lookups: [] };
+let ImagePromotion: typeof import("../components/image-promotion").ImagePromotion;
+
+beforeAll(async () => {
+  process.env.FLY_API_TOKEN = TOKEN;
+  registry = await createRegistryFake({ token: TOKEN });
+  registry.push(REPO, A);
+  registry.push(REPO, B);
+  await pulumi.runtime.setMocks(promotionMocks(registry.fake.url, state), "renewa-platform", "staging", true, "organization");
+  ({ ImagePromotion } = await import("../components/image-promotion"));
+});
+
+afterAll(async () => {
+  await registry.stop();
+});
+
+beforeEach(() => {
+  state.stackOutputs = {};
+  state.resources = [];
+  state.lookups = [];
+});
+
+function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
+  return (o as unknown as { promise(): Promise<T> }).promise();
+}
+
+async function settle(p: InstanceType<typeof ImagePromotion>) {
+  const [digest, imageRef, source, override] = await Promise.all([
+    promiseOf(p.digest),
+    promiseOf(p.imageRef),
+    promiseOf(p.source),
+    promiseOf(p.override),
+  ]);
+  return { digest, imageRef, source, override };
+}
+
+/**
+ * Runs a promotion that is expected to fail in its own process (see test/fixtures/promotion-program.ts). Spawned
+ * asynchronously: the fake registry lives in this process and must keep answering while the child runs.
+ */
+async function runFailing(
+  args: Partial<ImagePromotionArgs>,
+  stackOutputs: Record<string, unknown> = {},
+  env: Record<string, string> = { FLY_API_TOKEN: TOKEN },
+): Promise<{ error?: string; digest?: string; lookups: string[] }> {
+  const child = spawn(process.execPath, ["-r", path.join(ROOT, "src", "cli", "pulumi-ts-register.js"), path.join(ROOT, "test", "fixtures", "promotion-program.ts")], {
+    cwd: ROOT,
+    env: cleanEnv(env),
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  child.stdin.end(JSON.stringify({ registryUrl: registry.fake.url, stackOutputs, args: { ...base, ...args } }));
+  await new Promise((resolve) => child.on("close", resolve));
+  const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`promotion program printed no result:\n${stdout}\n${stderr}`);
+  return JSON.parse(line.slice("RESULT ".length));
+}
+
+const base = { imageRepository: REPO, allowUnverified: false, project: "renewa-platform" } as const;
+let n = 0;
+const make = (args: Partial<ImagePromotionArgs> & Pick<ImagePromotionArgs, "stack" | "kind">) =>
+  new ImagePromotion(`image-${n++}`, { ...base, ...args });
+
+describe("ImagePromotion", () => {
+  it("development deploys the pinned digest after finding it in the registry", async () => {
+    const out = await settle(make({ stack: "development", kind: "development", pinnedDigest: A }));
+    expect(out).toEqual({ digest: A, imageRef: `registry.fly.io/${REPO}@${A}`, source: "pinned", override: false });
+    expect(state.lookups).toEqual([`registry.fly.io/${REPO}@${A}`]);
+    expect(state.resources.some((r) => r.type === "pulumi:pulumi:StackReference")).toBe(false);
+    // Registry reads need no Docker daemon.
+    const provider = state.resources.find((r) => r.type === "pulumi:providers:docker")!;
+    expect(JSON.parse(provider.inputs.disableDockerDaemonCheck)).toBe(true);
+    // The token reaches state only as a secret (encrypted by the stack's secrets provider).
+    expect(isSecret(provider.inputs.registryAuth)).toBe(true);
+    expect(JSON.parse(unsecret(provider.inputs.registryAuth))).toEqual([{ address: "registry.fly.io", username: "x", password: TOKEN }]);
+  });
+
+  it("staging takes development's imageDigest through a stack reference in the backend's org", async () => {
+    state.stackOutputs["organization/renewa-platform/development"] = { imageDigest: B };
+    const p = make({ stack: "staging", kind: "staging", promoteFrom: "development" });
+    expect(await settle(p)).toMatchObject({ digest: B, source: "promoted", override: false });
+    const refs = state.resources.filter((r) => r.type === "pulumi:pulumi:StackReference");
+    expect(refs.map((r) => r.inputs.name)).toEqual(["organization/renewa-platform/development"]);
+    expect(refs[0].name).toMatch(/^image-\d+-development$/);
+  });
+
+  it("uses stackOrg when given", async () => {
+    state.stackOutputs["renewa/renewa-platform/development"] = { imageDigest: A };
+    const out = await settle(make({ stack: "staging", kind: "staging", promoteFrom: "development", stackOrg: "renewa" }));
+    expect(out.digest).toBe(A);
+  });
+
+  it("a digest missing from the registry fails with the stack, the ref and what to check", async () => {
+    const out = await runFailing({ stack: "development", kind: "development", pinnedDigest: MISSING });
+    expect(out.error).toMatch(
+      new RegExp(`stack development: image registry.fly.io/${REPO}@${MISSING} \\(pinned\\) was not found.*404.*Check the digest for typos`, "s"),
+    );
+    expect(out.lookups).toEqual([`registry.fly.io/${REPO}@${MISSING}`]);
+  });
+
+  it("without FLY_API_TOKEN the registry check fails before calling the registry, saying what to export", async () => {
+    const out = await runFailing({ stack: "development", kind: "development", pinnedDigest: A }, {}, {});
+    expect(out.error).toMatch(/cannot check that .* exists: FLY_API_TOKEN is not set/);
+    expect(out.lookups).toEqual([]);
+  });
+
+  it("production refuses a digest staging has not released, before asking the registry", async () => {
+    const out = await runFailing(
+      { stack: "production", kind: "production", promoteFrom: "staging" },
+      { "organization/renewa-platform/staging": { imageDigest: A, releasedDigests: [B] } },
+    );
+    expect(out.error).toMatch(/production refuses .*staging has not run it successfully/);
+    expect(out.lookups).toEqual([]);
+  });
+
+  it("production deploys a released digest, and an unverified one only as an override", async () => {
+    state.stackOutputs["organization/renewa-platform/staging"] = { imageDigest: A, releasedDigests: [A] };
+    expect(await settle(make({ stack: "production", kind: "production", promoteFrom: "staging" }))).toMatchObject({
+      digest: A,
+      override: false,
+    });
+    state.stackOutputs["organization/renewa-platform/staging"] = { imageDigest: B, releasedDigests: [A] };
+    const forced = make({ stack: "production", kind: "production", promoteFrom: "staging", allowUnverified: true });
+    expect(await settle(forced)).toMatchObject({ digest: B, source: "promoted", override: true });
+  });
+
+  it("nothing upstream means nothing to deploy, without a registry call", async () => {
+    const out = await settle(make({ stack: "staging", kind: "staging", promoteFrom: "development" }));
+    expect(out).toEqual({ digest: undefined, imageRef: undefined, source: "none", override: false });
+    expect(state.lookups).toEqual([]);
+  });
+
+  it("validates args before declaring anything", () => {
+    expect(() => make({ stack: "staging", kind: "staging" })).toThrow(/`promoteFrom` is unset but a staging stack promotes from development/);
+    expect(() => make({ stack: "development", kind: "development", pinnedDigest: "latest" })).toThrow(/`pinnedDigest` "latest"/);
+    expect(state.resources).toEqual([]);
+  });
+
+  it("children are parented and prefixed with the component's name", async () => {
+    state.stackOutputs["organization/renewa-platform/development"] = { imageDigest: A };
+    await settle(new ImagePromotion("app-image", { ...base, stack: "staging", kind: "staging", promoteFrom: "development" }));
+    const children = state.resources.filter((r) => r.type !== "renewa:release:ImagePromotion");
+    expect(children.map((c) => c.name).sort()).toEqual(["app-image-development", "app-image-registry"]);
+  });
+});
