@@ -31,11 +31,11 @@ let validateDatabaseArgs: typeof import("../components/database").validateDataba
 function outputsFor(type: string, inputs: Record<string, any>): Record<string, any> {
   const { __provider: _p, ...rest } = inputs;
   switch (type) {
-    case "pulumi-nodejs:dynamic/renewa:MpgCluster":
+    case "pulumi-nodejs:dynamic/fly:MpgCluster":
       return { ...rest, databaseName: rest.databaseName ?? "fly-db", databaseUrl: `postgres://u:SECRETPW@pgbouncer.${rest.clusterId}/fly-db`, migrationDatabaseUrl: `postgres://u:SECRETPW@direct.${rest.clusterId}/fly-db` };
-    case "pulumi-nodejs:dynamic/renewa:MpgBackup":
+    case "pulumi-nodejs:dynamic/fly:MpgBackup":
       return { ...rest, backupId: `bk-${rest.clusterId}` };
-    case "pulumi-nodejs:dynamic/renewa:MpgDatabase":
+    case "pulumi-nodejs:dynamic/fly:MpgDatabase":
       return { ...rest, databaseUrl: `postgres://pr:SECRETPW@pgbouncer/${rest.databaseName}`, migrationDatabaseUrl: `postgres://pr:SECRETPW@direct/${rest.databaseName}` };
     default:
       return rest;
@@ -115,8 +115,8 @@ describe("Database", () => {
     const { db, out, urlSecret, migrationSecret } = await build("stg-db", staging);
     const children = registered.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
     expect(children.map((r) => [r.type, r.name])).toEqual([
-      ["pulumi-nodejs:dynamic/renewa:MpgCluster", "stg-db-cluster"],
-      ["pulumi-nodejs:dynamic/renewa:MpgBackup", "stg-db-backup"],
+      ["pulumi-nodejs:dynamic/fly:MpgCluster", "stg-db-cluster"],
+      ["pulumi-nodejs:dynamic/fly:MpgBackup", "stg-db-backup"],
     ]);
     expect(children[0].inputs).toMatchObject({ stack: "staging", clusterId: "renewa-staging-mpg", org: "renewa" });
     expect(children[1].inputs).toMatchObject({ clusterId: "renewa-staging-mpg", migrationsHash: HASH });
@@ -149,7 +149,7 @@ describe("Database", () => {
   it("on a PR stack creates pr_<N> in development's cluster, with no reference and no backup", async () => {
     const { db, out, urlSecret } = await build("pr-db", { kind: "pr", prNumber: 42, clusterId: "renewa-development-mpg", org: "renewa", migrationsHash: HASH, protect: false });
     const children = registered.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
-    expect(children.map((r) => [r.type, r.name])).toEqual([["pulumi-nodejs:dynamic/renewa:MpgDatabase", "pr-db-pr-database"]]);
+    expect(children.map((r) => [r.type, r.name])).toEqual([["pulumi-nodejs:dynamic/fly:MpgDatabase", "pr-db-pr-database"]]);
     expect(children[0].inputs).toMatchObject({ clusterId: "renewa-development-mpg", databaseName: "pr_42", username: "pr_42", migrationsHash: HASH });
     expect(options.find((o) => o.name === "pr-db-pr-database")).toMatchObject({ parent: db, additionalSecretOutputs: ["databaseUrl", "migrationDatabaseUrl"] });
     expect(out).toMatchObject({ clusterId: "renewa-development-mpg", databaseName: "pr_42", backupId: undefined });

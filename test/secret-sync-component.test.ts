@@ -18,11 +18,11 @@ let validateSecretSyncArgs: typeof import("../components/secret-sync").validateS
 function outputsFor(type: string, inputs: Record<string, any>): Record<string, any> {
   const { __provider: _p, secrets: _s, ...rest } = inputs;
   switch (type) {
-    case "pulumi-nodejs:dynamic/renewa:InfisicalSecrets":
+    case "pulumi-nodejs:dynamic/infisical:Secrets":
       return { ...rest, projectId: "p-1", secretHashes: {}, secretsHash: "sha256:secrets-v1" };
-    case "pulumi-nodejs:dynamic/renewa:InfisicalFlyConnection":
+    case "pulumi-nodejs:dynamic/infisical:FlyConnection":
       return { ...rest, connectionId: "conn-1", credentialsHash: "sha256:x" };
-    case "pulumi-nodejs:dynamic/renewa:InfisicalFlySync":
+    case "pulumi-nodejs:dynamic/infisical:FlySync":
       return { ...rest, syncId: "sync-1", syncStatus: "succeeded" };
     default:
       return rest;
@@ -95,9 +95,9 @@ describe("SecretSync", () => {
     // Registration order depends on when each child's inputs resolve, so compare by name.
     const children = registered.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/")).sort((a, b) => a.name.localeCompare(b.name));
     expect(children.map((r) => [r.type, r.name])).toEqual([
-      ["pulumi-nodejs:dynamic/renewa:InfisicalFlyConnection", "prod-secrets-connection"],
-      ["pulumi-nodejs:dynamic/renewa:InfisicalSecrets", "prod-secrets-secrets"],
-      ["pulumi-nodejs:dynamic/renewa:InfisicalFlySync", "prod-secrets-sync"],
+      ["pulumi-nodejs:dynamic/infisical:FlyConnection", "prod-secrets-connection"],
+      ["pulumi-nodejs:dynamic/infisical:Secrets", "prod-secrets-secrets"],
+      ["pulumi-nodejs:dynamic/infisical:FlySync", "prod-secrets-sync"],
     ]);
     const [connection, secrets, syncInputs] = children.map((c) => c.inputs);
     expect(secrets).toMatchObject({ stack: "production", project: "renewa-one", environment: "prod", secretPath: "/" });

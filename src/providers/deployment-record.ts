@@ -202,6 +202,8 @@ export class DeploymentRecord extends pulumi.dynamic.Resource {
       name,
       { ...args, key: undefined, recorded: undefined, issueNumber: undefined, issueUrl: undefined, recordedAt: undefined },
       opts,
+      "github",
+      "DeploymentRecord",
     );
   }
 }

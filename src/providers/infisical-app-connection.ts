@@ -104,6 +104,6 @@ export class InfisicalFlyConnection extends pulumi.dynamic.Resource {
       connectionId: undefined,
       credentialsHash: undefined,
     };
-    super(provider, name, props, opts, "renewa", "InfisicalFlyConnection");
+    super(provider, name, props, opts, "infisical", "FlyConnection");
   }
 }

@@ -167,6 +167,6 @@ export class InfisicalSecrets extends pulumi.dynamic.Resource {
       secretHashes: undefined,
       secretsHash: undefined,
     };
-    super(provider, name, props, opts, "renewa", "InfisicalSecrets");
+    super(provider, name, props, opts, "infisical", "Secrets");
   }
 }

@@ -171,6 +171,6 @@ export class InfisicalFlySync extends pulumi.dynamic.Resource {
       lastSyncedAt: undefined,
       autoRedeploy: undefined,
     };
-    super(provider, name, props, opts, "renewa", "InfisicalFlySync");
+    super(provider, name, props, opts, "infisical", "FlySync");
   }
 }

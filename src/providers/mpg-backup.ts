@@ -98,6 +98,6 @@ export class MpgBackup extends pulumi.dynamic.Resource {
       startedAt: undefined,
       reused: undefined,
     };
-    super(provider, name, props, opts, "renewa", "MpgBackup");
+    super(provider, name, props, opts, "fly", "MpgBackup");
   }
 }

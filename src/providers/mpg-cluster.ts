@@ -183,6 +183,6 @@ export class MpgCluster extends pulumi.dynamic.Resource {
       migrationDatabaseUrl: undefined,
     };
     const secrets = ["databaseUrl", "migrationDatabaseUrl", ...(opts.additionalSecretOutputs ?? [])];
-    super(provider, name, props, { ...opts, additionalSecretOutputs: secrets }, "renewa", "MpgCluster");
+    super(provider, name, props, { ...opts, additionalSecretOutputs: secrets }, "fly", "MpgCluster");
   }
 }

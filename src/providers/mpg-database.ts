@@ -134,6 +134,6 @@ export class MpgDatabase extends pulumi.dynamic.Resource {
       migrationDatabaseUrl: undefined,
     };
     const secrets = ["databaseUrl", "migrationDatabaseUrl", ...(opts.additionalSecretOutputs ?? [])];
-    super(provider, name, props, { ...opts, additionalSecretOutputs: secrets }, "renewa", "MpgDatabase");
+    super(provider, name, props, { ...opts, additionalSecretOutputs: secrets }, "fly", "MpgDatabase");
   }
 }

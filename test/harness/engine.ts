@@ -124,7 +124,7 @@ export async function startProviderHost(env: Record<string, string | undefined> 
     output: () => printed,
     close: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once("exit", () => resolve());
         child.kill();
       }),

@@ -1,0 +1,186 @@
+/**
+ * Each stack's whole graph, evaluated the way `pulumi up` loads the program (ts-node registered as run.js does) under
+ * the mock runtime, through the offline synth command.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { SynthResource, SynthResult } from "../src/synth";
+import { runTs } from "./harness/engine";
+
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+const OLD_DIGEST = `sha256:${"cd".repeat(32)}`;
+
+function synth(stack: string, args: string[] = [], env: Record<string, string> = {}, typeCheck = false): SynthResult {
+  const res = runTs("src/cli/synth.ts", [stack, "--json", ...args], { env, typeCheck });
+  if (res.status !== 0) throw new Error(`synth ${stack} failed (${res.status}):\n${res.stderr}\n${res.stdout}`);
+  return JSON.parse(res.stdout.slice(res.stdout.indexOf("\n{") + 1)) as SynthResult;
+}
+
+const byName = (r: SynthResult, name: string): SynthResource => {
+  const found = r.resources.find((x) => x.name === name);
+  if (!found) throw new Error(`no resource ${name} in ${r.resources.map((x) => x.name).join(", ")}`);
+  return found;
+};
+const types = (r: SynthResult) => r.resources.map((x) => x.type);
+
+const stacks: Record<string, SynthResult> = {};
+
+beforeAll(() => {
+  stacks.development = synth("development", ["--config", `renewa:imageDigest=${DIGEST}`]);
+  stacks.staging = synth("staging", ["--stack-output", `development.imageDigest=${DIGEST}`]);
+  stacks.production = synth("production", [
+    "--stack-output",
+    `staging.imageDigest=${DIGEST}`,
+    "--stack-output",
+    `staging.releasedDigests=["${DIGEST}","${OLD_DIGEST}"]`,
+  ]);
+  stacks["pr-42"] = synth("pr-42", ["--config", `renewa:imageDigest=${DIGEST}`, "--stack-output", "development.databaseClusterId=cluster-dev-1"]);
+}, 120_000);
+
+describe.each(["development", "staging", "production", "pr-42"])("stack %s", (stack) => {
+  it("names the app renewa-app-<stack> and exports the operator outputs", () => {
+    const r = stacks[stack];
+    expect(r.outputs).toMatchObject({
+      appName: `renewa-app-${stack}`,
+      region: "fra",
+      appUrl: `https://renewa-app-${stack}.fly.dev`,
+      imageRef: `registry.fly.io/renewa-app-development@${DIGEST}`,
+    });
+    for (const key of ["imageDigest", "databaseClusterId", "releaseVersion", "releasedDigests", "previousDigest", "backupId"]) {
+      expect(r.outputs).toHaveProperty(key);
+    }
+    expect(byName(r, "renewa-app-app").inputs).toMatchObject({ name: `renewa-app-${stack}`, org: "renewa" });
+  });
+
+  it("puts every Fly machine in fra", () => {
+    const release = byName(stacks[stack], "renewa-app-release");
+    expect(release.inputs).toMatchObject({ app: `renewa-app-${stack}`, image: `registry.fly.io/renewa-app-development@${DIGEST}` });
+    expect((release.inputs.machine as { region: string }).region).toBe("fra");
+    const regions = JSON.stringify(stacks[stack].resources.filter((x) => x.type.includes("fly")).map((x) => x.inputs));
+    expect(regions.match(/"region":"[a-z]+"/g)?.every((m) => m === '"region":"fra"')).toBe(true);
+  });
+
+  it("gives every resource a parent whose name prefixes its own", () => {
+    const r = stacks[stack];
+    for (const res of r.resources.filter((x) => x.name !== "renewa")) {
+      expect(res.parent, res.name).toBeDefined();
+      expect(res.name.startsWith(res.parent!), `${res.name} under ${res.parent}`).toBe(true);
+    }
+  });
+
+  it("keeps secrets secret: no infrastructure secret input is shown in plain text", () => {
+    const text = JSON.stringify(stacks[stack]);
+    expect(text).not.toMatch(/postgres(ql)?:\/\//);
+    expect(text).not.toContain("offline-synth-no-token");
+  });
+});
+
+describe("stack differences", () => {
+  it("protects production's stateful resources and nothing elsewhere", () => {
+    const protectedIn = (s: string) => stacks[s].resources.filter((x) => x.protect).map((x) => x.name).sort();
+    expect(protectedIn("production")).toEqual(["renewa-app-app", "renewa-cache-database", "renewa-db-cluster", "renewa-storage-bucket"]);
+    for (const s of ["development", "staging", "pr-42"]) expect(protectedIn(s)).toEqual([]);
+    expect(byName(stacks.production, "renewa-app-release").protect).toBe(false);
+  });
+
+  it("sizes each stack from its defaults", () => {
+    const release = (s: string) => byName(stacks[s], "renewa-app-release").inputs;
+    expect(release("development")).toMatchObject({ machineCount: 1, strategy: "rolling" });
+    expect(release("staging")).toMatchObject({ machineCount: 2, strategy: "rolling" });
+    expect(release("production")).toMatchObject({ machineCount: 3, strategy: "rolling" });
+    expect((release("production").machine as { guest: unknown }).guest).toEqual({ cpuKind: "performance", cpus: 2, memoryMb: 4096 });
+    expect(release("pr-42")).toMatchObject({ machineCount: 1, strategy: "immediate" });
+  });
+
+  it("promotes along development → staging → production through stack references", () => {
+    const refs = (s: string) => stacks[s].resources.filter((x) => x.type === "pulumi:pulumi:StackReference").map((x) => x.inputs.name);
+    expect(refs("development")).toEqual([]);
+    expect(refs("staging")).toEqual(["organization/renewa-platform/development"]);
+    expect(refs("production")).toEqual(["organization/renewa-platform/staging"]);
+    expect(refs("pr-42")).toEqual(["organization/renewa-platform/development"]);
+  });
+
+  it("references each long-lived environment's own MPG cluster from its stack file", () => {
+    expect(byName(stacks.staging, "renewa-db-cluster").inputs.clusterId).toBe("renewa-staging-mpg");
+    expect(byName(stacks.production, "renewa-db-cluster").inputs.clusterId).toBe("renewa-production-mpg");
+    expect(stacks.production.outputs.databaseClusterId).toBe("renewa-production-mpg");
+  });
+
+  it("derives a PR stack from its name: own database in development's cluster, own bucket, staged secrets", () => {
+    const pr = stacks["pr-42"];
+    expect(byName(pr, "renewa-db-pr-database").inputs).toMatchObject({ clusterId: "cluster-dev-1", databaseName: "pr_42" });
+    expect(byName(pr, "renewa-storage-bucket").inputs.bucketName).toBe("renewa-pr-42");
+    expect(byName(pr, "renewa-app-secrets").inputs.app).toBe("renewa-app-pr-42");
+    expect(pr.resources.some((x) => x.name === "renewa-db-cluster")).toBe(false);
+  });
+
+  it("leaves the Infisical sync and the GitHub environment out of PR stacks, and staged secrets out of the others", () => {
+    const pr = types(stacks["pr-42"]).join(" ");
+    expect(pr).not.toMatch(/infisical|github:index|renewa:github:Environment/);
+    for (const s of ["development", "staging", "production"]) {
+      expect(types(stacks[s])).toContain("pulumi-nodejs:dynamic/infisical:FlySync");
+      expect(types(stacks[s])).toContain("renewa:github:Environment");
+      expect(stacks[s].resources.some((x) => x.type === "pulumi-nodejs:dynamic/fly:AppSecrets")).toBe(false);
+    }
+  });
+
+  it("manages the repository-wide GitHub pieces from the development stack only", () => {
+    const repoWide = (s: string) =>
+      stacks[s].resources.filter((x) => /repositoryRuleset|issueLabel/.test(x.type)).map((x) => x.type);
+    expect(repoWide("development").sort()).toEqual([
+      "github:index/issueLabel:IssueLabel",
+      "github:index/repositoryRuleset:RepositoryRuleset",
+    ]);
+    expect(repoWide("staging")).toEqual([]);
+    expect(repoWide("production")).toEqual([]);
+  });
+
+  it("requires reviewers and protected branches on the production GitHub environment only", () => {
+    const env = (s: string) => stacks[s].resources.find((x) => x.type === "github:index/repositoryEnvironment:RepositoryEnvironment" && x.inputs.environment === s)!;
+    expect(env("production").inputs).toMatchObject({ preventSelfReview: true, deploymentBranchPolicy: { protectedBranches: true, customBranchPolicies: false } });
+    expect(env("staging").inputs.reviewers).toBeUndefined();
+  });
+
+  it("records deployments of every stack in the app repository", () => {
+    for (const s of Object.keys(stacks)) {
+      expect(byName(stacks[s], "renewa-record").inputs).toMatchObject({ owner: "renewa", repository: "renewa-one", stack: s, appName: `renewa-app-${s}` });
+    }
+  });
+});
+
+describe("the entry point", () => {
+  it("loads and type-checks through Pulumi's own ts-node registration (no transpile-only)", () => {
+    const r = synth("staging", ["--stack-output", `development.imageDigest=${DIGEST}`], {}, true);
+    expect(r.outputs.appName).toBe("renewa-app-staging");
+  });
+
+  it("with no digest configured deploys nothing new: the release keeps the running image", () => {
+    const r = synth("development");
+    expect(byName(r, "renewa-app-release").inputs.image).toBeUndefined();
+    // Which image runs is known only to the release (it keeps the live one), so nothing is made up here.
+    expect(r.outputs.imageRef).toBe("(known after deploy)");
+  });
+
+  it("stops on bad config before any resource is registered, naming stack, key and value", () => {
+    const res = runTs("src/cli/synth.ts", ["staging", "--json", "--config", "renewa:imageDigest=v1.4.2", "--config", "renewa:region=ams"]);
+    expect(res.status).toBe(1);
+    expect(res.stdout).toBe("");
+    expect(res.stderr).toContain('Invalid configuration for stack "staging" (Pulumi.staging.yaml):');
+    expect(res.stderr).toContain('renewa:imageDigest = "v1.4.2": expected sha256: followed by 64 lowercase hex digits');
+    expect(res.stderr).toContain('renewa:region = "ams": expected "fra"');
+  });
+
+  it("refuses an unknown stack name", () => {
+    const res = runTs("src/cli/synth.ts", ["prod"]);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('stack "prod": not a stack of this program; allowed: development, staging, production, or pr-<N>');
+  });
+
+  it("needs no credentials, and no credential in the environment reaches a serialized provider or an input", () => {
+    const sentinels = { FLY_API_TOKEN: "SENTINEL_FLY_0451", GITHUB_TOKEN: "SENTINEL_GH_0451", INFISICAL_TOKEN: "SENTINEL_INF_0451", UPSTASH_API_KEY: "SENTINEL_UP_0451" };
+    const r = synth("production", ["--with-providers", "--stack-output", `staging.imageDigest=${DIGEST}`, "--stack-output", `staging.releasedDigests=["${DIGEST}"]`], sentinels);
+    const providers = r.resources.filter((x) => x.provider);
+    expect(providers.length).toBeGreaterThanOrEqual(8);
+    const text = JSON.stringify(r);
+    for (const v of Object.values(sentinels)) expect(text).not.toContain(v);
+  });
+});
