@@ -81,7 +81,7 @@ export class Environment extends pulumi.ComponentResource {
     // The release must wait for the sync (new secrets land before machines roll), while the sync needs the app to
     // exist first; the app is created inside App before its release, so the sync is handed over once it exists.
     let handOverSync: (deps: pulumi.Resource[]) => void = () => undefined;
-    const releaseDependsOn = pulumi.output(new Promise<pulumi.Resource[]>((resolve) => (handOverSync = resolve)));
+    const releaseDependsOn = new Promise<pulumi.Resource[]>((resolve) => (handOverSync = resolve));
 
     this.app = new App(
       `${name}-app`,

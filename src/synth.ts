@@ -26,6 +26,8 @@ export interface SynthResource {
   protect: boolean;
   retainOnDelete: boolean;
   dependsOn: string[];
+  /** Position in the order the engine received registrations (a resource waits for what it depends on). */
+  registered?: number;
   inputs: Record<string, unknown>;
   /** Serialized dynamic provider text; only with `withProviders`. */
   provider?: string;
@@ -104,6 +106,7 @@ export async function synth(stack: string, options: SynthOptions): Promise<Synth
   pulumi.runtime.setAllConfig(config);
   const seen = new Map<string, SynthResource>();
   const key = (type: string, name: string) => `${type}::${name}`;
+  let registrations = 0;
 
   await pulumi.runtime.setMocks(
     {
@@ -118,6 +121,7 @@ export async function synth(stack: string, options: SynthOptions): Promise<Synth
         const entry = seen.get(key(args.type, args.name));
         const { __provider, ...inputs } = args.inputs as Record<string, unknown>;
         if (entry) {
+          entry.registered = registrations++;
           entry.inputs = render(inputs) as Record<string, unknown>;
           if (options.withProviders && typeof __provider === "string") entry.provider = __provider;
           else if (options.withProviders && __provider && typeof __provider === "object") {

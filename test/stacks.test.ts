@@ -184,3 +184,33 @@ describe("the entry point", () => {
     for (const v of Object.values(sentinels)) expect(text).not.toContain(v);
   });
 });
+
+describe("ordering", () => {
+  it.each(["development", "staging", "production"])("%s: the release waits for the Infisical sync, which waits for the app", (stack) => {
+    const r = stacks[stack];
+    const at = (name: string) => byName(r, name).registered!;
+    expect(at("renewa-app-app")).toBeLessThan(at("renewa-secrets-sync"));
+    expect(at("renewa-secrets-sync")).toBeLessThan(at("renewa-app-release"));
+    expect(at("renewa-app-release")).toBeLessThan(at("renewa-record"));
+  });
+
+  it("pr-42: the release waits for the staged secrets", () => {
+    const r = stacks["pr-42"];
+    expect(byName(r, "renewa-app-secrets").registered!).toBeLessThan(byName(r, "renewa-app-release").registered!);
+  });
+});
+
+describe("Path B preview", () => {
+  it("changing renewa:mpgClusterId changes only the cluster reference and the databaseClusterId output", () => {
+    const args = ["--stack-output", `development.imageDigest=${DIGEST}`];
+    const after = synth("staging", [...args, "--config", "renewa:mpgClusterId=renewa-staging-restored"]);
+    const before = stacks.staging;
+    const changed = after.resources
+      .filter((x) => JSON.stringify(x.inputs) !== JSON.stringify(before.resources.find((b) => b.name === x.name)?.inputs))
+      .map((x) => x.name);
+    expect(changed).toEqual(["renewa-db-cluster"]);
+    expect(byName(after, "renewa-db-cluster").inputs.clusterId).toBe("renewa-staging-restored");
+    expect(after.outputs.databaseClusterId).toBe("renewa-staging-restored");
+    expect(after.resources.map((x) => x.name)).toEqual(before.resources.map((x) => x.name));
+  });
+});
