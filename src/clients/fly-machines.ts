@@ -2,10 +2,10 @@
  * Typed client for Fly's Machines API: apps, IPs, machines, leases, wait, events and (PR apps only) secrets.
  * No Pulumi import: providers build one inside each method, scripts and the benchmark use it directly.
  */
-import { BackoffPolicy, DEFAULT_BACKOFF, isRetryableStatus } from "../retry";
+import { DEFAULT_BACKOFF, isRetryableStatus } from "../retry";
 import { createRateLimiter, flyRateKey, scaleLimit } from "../rate-limit";
 import type { FlyMachineConfig } from "../machine-config";
-import { ApiError, HttpClient, RetryInfo, createHttpClient, isApiError } from "./http";
+import { ApiError, HttpClient, TransportOptions, createHttpClient, isApiError } from "./http";
 import { flyAuthorization, flyErrorText, flyMachinesBaseUrl } from "./fly-auth";
 
 export interface FlyAppInfo {
@@ -89,16 +89,10 @@ export function prAppName(name: string): PrAppName {
   return name as PrAppName;
 }
 
-export interface FlyClientOptions {
+export interface FlyClientOptions extends TransportOptions {
   baseUrl?: string;
   /** Multiplies every client-side duration (backoff, pacing windows); tests and the benchmark run Fly's timeline faster. */
   timeScale?: number;
-  backoff?: BackoffPolicy;
-  fetch?: typeof fetch;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  now?: () => number;
-  onRetry?: (info: RetryInfo) => void;
 }
 
 /** `RENEWA_FLY_TIME_SCALE` (default 1): read inside provider methods so tests can speed up every wait and poll. */

@@ -3,8 +3,8 @@
  * deploy and moves it through running → complete | failed; doing the same keeps Fly's dashboard history truthful
  * for rollouts made by this program.
  */
-import { BackoffPolicy, DEFAULT_BACKOFF } from "../retry";
-import { RetryInfo, createHttpClient } from "./http";
+import { DEFAULT_BACKOFF } from "../retry";
+import { TransportOptions, createHttpClient } from "./http";
 import { flyApiBaseUrl, flyAuthorization, flyErrorText } from "./fly-auth";
 
 export interface FlyRelease {
@@ -16,14 +16,9 @@ export interface FlyRelease {
 
 export type ReleaseStatus = "running" | "complete" | "failed" | "interrupted";
 
-export interface FlyReleasesClientOptions {
+export interface FlyReleasesClientOptions extends TransportOptions {
   baseUrl?: string;
   timeScale?: number;
-  backoff?: BackoffPolicy;
-  fetch?: typeof fetch;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  onRetry?: (info: RetryInfo) => void;
 }
 
 export type FlyReleasesClient = ReturnType<typeof createFlyReleasesClient>;

@@ -24,6 +24,9 @@ export interface RetryInfo {
   reason: string;
 }
 
+/** The injectable parts of a client's transport: tests and benchmarks swap clock, randomness and fetch. */
+export type TransportOptions = Pick<HttpClientOptions, "backoff" | "fetch" | "sleep" | "random" | "now" | "onRetry">;
+
 export interface HttpClientOptions {
   /** Human name of the API, used in errors: "Fly Machines API". */
   service: string;
