@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each file gets its own process: Pulumi's mock runtime is process-global state.
     pool: "forks",
-    reporters: ["default"],
+    // CI also writes a JSON report, from which .ci/run prints a plain "N passed, N failed" closing line.
+    reporters: process.env.CI ? ["default", ["json", { outputFile: ".ci/vitest-report.json" }]] : ["default"],
   },
 });

@@ -14,7 +14,15 @@ const config = loadConfig();
 function migrationsHash(): string | undefined {
   if (!config.migrationsDir) return undefined;
   const dir = path.resolve(path.dirname(__dirname), config.migrationsDir);
-  return hashMigrations(dir);
+  try {
+    return hashMigrations(dir);
+  } catch (err) {
+    throw new Error(
+      `stack ${config.stack}: renewa:migrationsDir = "${config.migrationsDir}" (${dir}) cannot be read: ${(err as Error).message} ` +
+        "Point it at the app repository's migrations folder (relative to this project), or remove the key.",
+      { cause: err },
+    );
+  }
 }
 
 function gitCommit(): string | undefined {

@@ -214,3 +214,21 @@ describe("Path B preview", () => {
     expect(after.resources.map((x) => x.name)).toEqual(before.resources.map((x) => x.name));
   });
 });
+
+describe("migrations", () => {
+  it("with a migrations folder, takes a pre-deploy backup keyed by its content hash and feeds its id to the release and the record", () => {
+    const r = synth("staging", ["--stack-output", `development.imageDigest=${DIGEST}`, "--config", "renewa:migrationsDir=test/fixtures/migrations"]);
+    const backup = byName(r, "renewa-db-backup");
+    expect(backup.type).toBe("pulumi-nodejs:dynamic/fly:MpgBackup");
+    expect(backup.inputs).toMatchObject({ clusterId: "renewa-staging-mpg", migrationsHash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(backup.registered!).toBeLessThan(byName(r, "renewa-app-release").registered!);
+    expect(byName(r, "renewa-app-release").inputs.backupId).toBe("(known after deploy)");
+  });
+
+  it("a migrations folder that does not exist stops the run naming the stack and key", () => {
+    const res = runTs("src/cli/synth.ts", ["staging", "--config", "renewa:migrationsDir=../nowhere/migrations"]);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('stack staging: renewa:migrationsDir = "../nowhere/migrations"');
+    expect(res.stderr).toContain("cannot be read");
+  });
+});

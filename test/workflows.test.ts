@@ -123,3 +123,15 @@ describe("workflows", () => {
     }
   });
 });
+
+describe("promote-image.yml keeps pins", () => {
+  it("opens a pull request with the pinned stack file when a digest was given, so the next up does not undo it", () => {
+    const job = workflow("promote-image.yml").jobs.promote as Job & { steps: Array<Step & { name?: string; if?: string }> };
+    const keep = job.steps.find((s) => s.name === "Keep the pin in the stack file")!;
+    expect(keep.if).toBe("${{ inputs.image_digest != '' }}");
+    expect(keep.run).toContain('git commit -m "Pin $TO to $IMAGE_DIGEST" -- "Pulumi.$TO.yaml"');
+    expect(keep.run).toContain("gh pr create");
+    expect(job.steps.indexOf(keep)).toBeGreaterThan(job.steps.findIndex((s) => (s.run ?? "").startsWith("npm run promote")));
+    expect(job.permissions).toMatchObject({ contents: "write", "pull-requests": "write" });
+  });
+});
