@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     FLY_API_TOKEN: token,
     FLY_MACHINES_API_URL: fly.url,
     FLY_API_URL: fly.url,
-    RENEWA_FLY_TIME_SCALE: String(SCALE),
+    RENEWA_TIME_SCALE: String(SCALE),
   });
   const rows: string[][] = [];
   let app = 100;

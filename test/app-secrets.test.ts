@@ -1,8 +1,8 @@
 // AppSecrets through the engine harness against the Machines API fake, and the rule that only PR preview apps can
 // have Fly secrets written by this program (constructor, check, and the client's branded app name).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProviderHost, ROOT, runTs, serializeResource, startProviderHost } from "./harness/engine";
-import { FlyMachinesFake, createFlyMachinesFake, engineInputs } from "./fakes/fly-machines";
+import { ProviderHost, ROOT, closeAll, runTs, serveProvider } from "./harness/engine";
+import { FlyMachinesFake, createFlyMachinesFake, flyProviderEnv } from "./fakes/fly-machines";
 import { createFlyMachinesClient, prAppName } from "../src/clients/fly-machines";
 
 const TOKEN = "SENTINEL_secrets_token";
@@ -14,26 +14,23 @@ let fly: FlyMachinesFake;
 let host: ProviderHost;
 
 beforeAll(async () => {
-  const serialized = serializeResource({
-    module: "src/providers/app-secrets.ts",
-    exportName: "AppSecrets",
-    name: "pr-42-secrets",
-    args: { app: APP, values: { DATABASE_URL: VALUE, REDIS_URL: "redis://SENTINEL_redis" } },
-    secretArgs: ["values"],
-    env: { FLY_API_TOKEN: TOKEN },
-  });
-  provider = serialized.provider;
-  inputs = engineInputs(serialized.inputs);
   fly = await createFlyMachinesFake({ token: TOKEN });
   fly.addApp(APP);
   fly.addApp("renewa-app-staging");
-  host = await startProviderHost({ FLY_API_TOKEN: TOKEN, FLY_MACHINES_API_URL: fly.url, RENEWA_FLY_TIME_SCALE: "0.001" });
+  ({ provider, news: inputs, host } = await serveProvider(
+    {
+      module: "src/providers/app-secrets.ts",
+      exportName: "AppSecrets",
+      name: "pr-42-secrets",
+      args: { app: APP, values: { DATABASE_URL: VALUE, REDIS_URL: "redis://SENTINEL_redis" } },
+      secretArgs: ["values"],
+      env: { FLY_API_TOKEN: TOKEN },
+    },
+    flyProviderEnv(fly, TOKEN),
+  ));
 }, 60_000);
 
-afterAll(async () => {
-  await host?.close();
-  await fly?.stop();
-});
+afterAll(() => closeAll(host, fly));
 
 describe("AppSecrets on a PR app", () => {
   it("stages the values in one bulk call and keeps only names, digests and the version", async () => {

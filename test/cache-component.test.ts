@@ -1,31 +1,26 @@
 /**
  * Cache under Pulumi's mock runtime: the Upstash database's inputs and options, and the UPSTASH_REDIS_* secrets.
  */
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Recorder, isSecret, promiseOf, recordResources, settle } from "./harness/resource-recorder";
+import { beforeAll, describe, expect, it } from "vitest";
+import { idle, isSecret, promiseOf, settle, useRecorder } from "./harness/resource-recorder";
 
 const API_KEY = "sentinel-upstash-api-key";
 const PASSWORD = "sentinel-redis-password";
 const REST_TOKEN = "sentinel-rest-token";
 const DB_TYPE = "upstash:index/redisDatabase:RedisDatabase";
 
-let recorder: Recorder;
+const recorder = useRecorder({
+  stack: "staging",
+  env: { UPSTASH_EMAIL: "ops@renewa.example", UPSTASH_API_KEY: API_KEY },
+  outputs: (type) =>
+    type === DB_TYPE
+      ? { databaseId: "db-123", endpoint: "eu1-fancy-cat-12345.upstash.io", port: 6379, password: PASSWORD, restToken: REST_TOKEN, readOnlyRestToken: "ro-token" }
+      : {},
+});
 let cache: typeof import("../components/cache");
-
 beforeAll(async () => {
-  process.env.UPSTASH_EMAIL = "ops@renewa.example";
-  process.env.UPSTASH_API_KEY = API_KEY;
-  recorder = await recordResources({
-    stack: "staging",
-    outputs: (type) =>
-      type === DB_TYPE
-        ? { databaseId: "db-123", endpoint: "eu1-fancy-cat-12345.upstash.io", port: 6379, password: PASSWORD, restToken: REST_TOKEN, readOnlyRestToken: "ro-token" }
-        : {},
-  });
   cache = await import("../components/cache");
 });
-
-beforeEach(() => recorder.reset());
 
 describe("validateCacheArgs", () => {
   it("accepts a valid name and refuses empty or long ones", () => {
@@ -74,7 +69,7 @@ describe("Cache", () => {
 
   it("validates before declaring anything", async () => {
     expect(() => new cache.Cache("bad-cache", { databaseName: "", protect: false })).toThrow(/Cache "bad-cache":\n {2}- `databaseName`/);
-    await new Promise((r) => setTimeout(r, 50));
+    await idle();
     expect(recorder.registrations).toEqual([]);
   });
 });

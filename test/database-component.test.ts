@@ -3,80 +3,41 @@
  * backup, or a PR database), their names, parents and protection, and outputs awaited properly (secrets stay secret).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { DatabaseArgs } from "../components/database";
+import { idle, promiseOf, settle, useRecorder } from "./harness/resource-recorder";
 
 const TOKEN = "fm2_sentinel-component-token-8e2b";
 const HASH = `sha256:${"a".repeat(64)}`;
 
-interface Registered {
-  type: string;
-  name: string;
-  inputs: Record<string, any>;
-}
-interface Options {
-  type: string;
-  name: string;
-  parent?: pulumi.Resource;
-  protect?: boolean;
-  additionalSecretOutputs?: string[];
-}
-
-const registered: Registered[] = [];
-const options: Options[] = [];
-let Database: typeof import("../components/database").Database;
-let validateDatabaseArgs: typeof import("../components/database").validateDatabaseArgs;
-
 /** What the dynamic providers would return, keyed by their type token. */
-function outputsFor(type: string, inputs: Record<string, any>): Record<string, any> {
-  const { __provider: _p, ...rest } = inputs;
+function outputsFor(type: string, inputs: Record<string, any>): Record<string, unknown> {
   switch (type) {
     case "pulumi-nodejs:dynamic/fly:MpgCluster":
-      return { ...rest, databaseName: rest.databaseName ?? "fly-db", databaseUrl: `postgres://u:SECRETPW@pgbouncer.${rest.clusterId}/fly-db`, migrationDatabaseUrl: `postgres://u:SECRETPW@direct.${rest.clusterId}/fly-db` };
+      return { databaseName: inputs.databaseName ?? "fly-db", databaseUrl: `postgres://u:SECRETPW@pgbouncer.${inputs.clusterId}/fly-db`, migrationDatabaseUrl: `postgres://u:SECRETPW@direct.${inputs.clusterId}/fly-db` };
     case "pulumi-nodejs:dynamic/fly:MpgBackup":
-      return { ...rest, backupId: `bk-${rest.clusterId}` };
+      return { backupId: `bk-${inputs.clusterId}` };
     case "pulumi-nodejs:dynamic/fly:MpgDatabase":
-      return { ...rest, databaseUrl: `postgres://pr:SECRETPW@pgbouncer/${rest.databaseName}`, migrationDatabaseUrl: `postgres://pr:SECRETPW@direct/${rest.databaseName}` };
+      return { databaseUrl: `postgres://pr:SECRETPW@pgbouncer/${inputs.databaseName}`, migrationDatabaseUrl: `postgres://pr:SECRETPW@direct/${inputs.databaseName}` };
     default:
-      return rest;
+      return {};
   }
 }
 
+const recorder = useRecorder({ stack: "staging", env: { FLY_API_TOKEN: TOKEN }, outputs: (type, _name, inputs) => outputsFor(type, inputs) });
+let Database: typeof import("../components/database").Database;
+let validateDatabaseArgs: typeof import("../components/database").validateDatabaseArgs;
 beforeAll(async () => {
-  process.env.FLY_API_TOKEN = TOKEN;
-  await pulumi.runtime.setMocks(
-    {
-      newResource(args) {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: outputsFor(args.type, args.inputs) };
-      },
-      call(args) {
-        throw new Error(`Mock call not implemented: ${args.token}`);
-      },
-    },
-    "renewa-platform",
-    "staging",
-    false,
-  );
   ({ Database, validateDatabaseArgs } = await import("../components/database"));
 });
 
-beforeEach(() => {
-  registered.length = 0;
-  options.length = 0;
-});
+/** The dynamic-provider children registered so far, in registration order. */
+const children = () => recorder.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
 
-function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
-  return (o as unknown as { promise(): Promise<T> }).promise();
-}
-
-/** Builds the component with a transformation that records every child's options, then waits for all outputs. */
-async function build(name: string, args: DatabaseArgs) {
-  const record: pulumi.ResourceTransformation = ({ type, name: n, opts }) => {
-    options.push({ type, name: n, parent: opts.parent, protect: opts.protect, additionalSecretOutputs: (opts as pulumi.CustomResourceOptions).additionalSecretOutputs });
-    return undefined;
-  };
-  const db = new Database(name, args, { transformations: [record] });
+/** Builds the component and waits for it, its children and all its outputs. */
+async function build(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+  const db = new Database(name, args, opts);
+  await settle(db);
   const [clusterId, databaseUrl, migrationDatabaseUrl, backupId, databaseName, urlSecret, migrationSecret, urn] = await Promise.all([
     promiseOf(db.clusterId),
     promiseOf(db.databaseUrl),
@@ -104,27 +65,26 @@ describe("validateDatabaseArgs", () => {
     ]);
   });
 
-  it("stops the constructor before any child exists", () => {
+  it("stops the constructor before any child exists", async () => {
     expect(() => new Database("bad", { ...staging, kind: "pr" })).toThrow(/Database "bad":\n {2}- `prNumber`/);
-    expect(registered.filter((r) => r.type !== "renewa:fly:Database")).toEqual([]);
+    await idle();
+    expect(recorder.registrations.filter((r) => r.type !== "renewa:fly:Database")).toEqual([]);
   });
 });
 
 describe("Database", () => {
   it("on a long-lived stack references the cluster and takes a backup for a known hash", async () => {
-    const { db, out, urlSecret, migrationSecret } = await build("stg-db", staging);
-    const children = registered.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
-    expect(children.map((r) => [r.type, r.name])).toEqual([
+    const { urn, out, urlSecret, migrationSecret } = await build("stg-db", staging);
+    const [cluster, backup] = children();
+    expect(children().map((r) => [r.type, r.name])).toEqual([
       ["pulumi-nodejs:dynamic/fly:MpgCluster", "stg-db-cluster"],
       ["pulumi-nodejs:dynamic/fly:MpgBackup", "stg-db-backup"],
     ]);
-    expect(children[0].inputs).toMatchObject({ stack: "staging", clusterId: "renewa-staging-mpg", org: "renewa" });
-    expect(children[1].inputs).toMatchObject({ clusterId: "renewa-staging-mpg", migrationsHash: HASH });
-    const childOptions = options.filter((x) => x.name !== "stg-db");
-    expect(childOptions.map((o) => o.name)).toEqual(["stg-db-cluster", "stg-db-backup"]);
-    for (const o of childOptions) expect(o.parent).toBe(db);
+    expect(cluster.inputs).toMatchObject({ stack: "staging", clusterId: "renewa-staging-mpg", org: "renewa" });
+    expect(backup.inputs).toMatchObject({ clusterId: "renewa-staging-mpg", migrationsHash: HASH });
+    for (const r of [cluster, backup]) expect(r.parent).toBe(urn);
     // The engine stores the URLs encrypted because the resource itself declares them secret.
-    expect(childOptions[0].additionalSecretOutputs).toEqual(["databaseUrl", "migrationDatabaseUrl"]);
+    expect(cluster.additionalSecretOutputs).toEqual(["databaseUrl", "migrationDatabaseUrl"]);
     expect(out).toEqual({
       clusterId: "renewa-staging-mpg",
       databaseUrl: "postgres://u:SECRETPW@pgbouncer.renewa-staging-mpg/fly-db",
@@ -133,25 +93,26 @@ describe("Database", () => {
       databaseName: "fly-db",
     });
     expect([urlSecret, migrationSecret]).toEqual([true, true]);
-    for (const r of children) expect(r.inputs.__provider).not.toContain(TOKEN);
+    for (const r of children()) expect(r.inputs.__provider).not.toContain(TOKEN);
   });
 
   it("takes no backup while the hash is unknown, and protects the reference but never the backup", async () => {
     const noHash = await build("prod-db", { ...staging, kind: "production", clusterId: "renewa-production-mpg", migrationsHash: undefined, protect: true });
-    expect(registered.some((r) => r.type.endsWith(":MpgBackup"))).toBe(false);
+    expect(recorder.registrations.some((r) => r.type.endsWith(":MpgBackup"))).toBe(false);
     expect(noHash.out.backupId).toBeUndefined();
-    expect(options.find((o) => o.name === "prod-db-cluster")!.protect).toBe(true);
+    expect(recorder.named("prod-db-cluster").protect).toBe(true);
 
-    await build("prod2-db", { ...staging, kind: "production", protect: true });
-    expect(options.find((o) => o.name === "prod2-db-backup")!.protect).toBe(false);
+    // Not even protection inherited from a protected parent reaches the backup.
+    await build("prod2-db", { ...staging, kind: "production", protect: true }, { protect: true });
+    expect(recorder.named("prod2-db-cluster").protect).toBe(true);
+    expect(recorder.named("prod2-db-backup").protect).toBe(false);
   });
 
   it("on a PR stack creates pr_<N> in development's cluster, with no reference and no backup", async () => {
-    const { db, out, urlSecret } = await build("pr-db", { kind: "pr", prNumber: 42, clusterId: "renewa-development-mpg", org: "renewa", migrationsHash: HASH, protect: false });
-    const children = registered.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
-    expect(children.map((r) => [r.type, r.name])).toEqual([["pulumi-nodejs:dynamic/fly:MpgDatabase", "pr-db-pr-database"]]);
-    expect(children[0].inputs).toMatchObject({ clusterId: "renewa-development-mpg", databaseName: "pr_42", username: "pr_42", migrationsHash: HASH });
-    expect(options.find((o) => o.name === "pr-db-pr-database")).toMatchObject({ parent: db, additionalSecretOutputs: ["databaseUrl", "migrationDatabaseUrl"] });
+    const { urn, out, urlSecret } = await build("pr-db", { kind: "pr", prNumber: 42, clusterId: "renewa-development-mpg", org: "renewa", migrationsHash: HASH, protect: false });
+    expect(children().map((r) => [r.type, r.name])).toEqual([["pulumi-nodejs:dynamic/fly:MpgDatabase", "pr-db-pr-database"]]);
+    expect(children()[0].inputs).toMatchObject({ clusterId: "renewa-development-mpg", databaseName: "pr_42", username: "pr_42", migrationsHash: HASH });
+    expect(recorder.named("pr-db-pr-database")).toMatchObject({ parent: urn, additionalSecretOutputs: ["databaseUrl", "migrationDatabaseUrl"] });
     expect(out).toMatchObject({ clusterId: "renewa-development-mpg", databaseName: "pr_42", backupId: undefined });
     expect(out.databaseUrl).toBe("postgres://pr:SECRETPW@pgbouncer/pr_42");
     expect(urlSecret).toBe(true);

@@ -1,8 +1,8 @@
 // The FlyApp provider through the engine harness against the Machines API fake: create with IPs, adoption of an app
 // already in the org, a name owned by another org, and a delete that is safe to repeat.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
-import { FlyMachinesFake, createFlyMachinesFake, engineInputs } from "./fakes/fly-machines";
+import { ProviderHost, closeAll, serializeResource, startProviderHost } from "./harness/engine";
+import { FlyMachinesFake, createFlyMachinesFake, flyProviderEnv } from "./fakes/fly-machines";
 
 const TOKEN = "fm2_SENTINEL_app_token";
 let provider: string;
@@ -19,18 +19,15 @@ beforeAll(() => {
   });
   provider = serialized.provider;
   expect(provider).not.toContain("SENTINEL");
-  expect(engineInputs(serialized.inputs)).toEqual({ name: "renewa-app-staging", org: "renewa" });
+  expect(serialized.news).toEqual({ name: "renewa-app-staging", org: "renewa" });
 }, 60_000);
 
 async function setup(): Promise<void> {
   fly = await createFlyMachinesFake({ token: TOKEN });
-  host = await startProviderHost({ FLY_API_TOKEN: TOKEN, FLY_MACHINES_API_URL: fly.url, RENEWA_FLY_TIME_SCALE: "0.001" });
+  host = await startProviderHost(flyProviderEnv(fly, TOKEN));
 }
 
-afterEach(async () => {
-  await host?.close();
-  await fly?.stop();
-});
+afterEach(() => closeAll(host, fly));
 
 async function create(inputs: { name: string; org: string }) {
   const checked = await host.call(provider, "check", {}, inputs);
@@ -84,6 +81,12 @@ describe("FlyApp", () => {
     expect(fly.state.apps.has("renewa-app-pr-4")).toBe(false);
     expect(fly.fake.calls("DELETE /v1/apps/:app").map((l) => l.status)).toEqual([202, 404]);
     expect(await host.call(provider, "read", "renewa-app-pr-4", outs)).toEqual({});
+  });
+
+  it("a create Fly refuses (422) fails with Fly's message, not a wait for an app that was never made", async () => {
+    await setup();
+    fly.fake.inject({ route: "POST /v1/apps", status: 422, body: { error: "Validation failed: organization is suspended" } });
+    await expect(create({ name: "renewa-app-pr-9", org: "renewa" })).rejects.toThrow(/^POST \/v1\/apps: 422 Validation failed: organization is suspended \(request id /);
   });
 
   it("check refuses names Fly would refuse", async () => {

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createFlyMachinesClient } from "../src/clients/fly-machines";
 import { createFlyReleasesClient } from "../src/clients/fly-releases";
 import { FlyMachinesFake, createFlyMachinesFake, imageRef } from "./fakes/fly-machines";
+import { HttpFake } from "./fakes/http-fake";
 
 const APP = "renewa-app-pr-5";
 let fly: FlyMachinesFake;
@@ -68,6 +69,21 @@ describe("Fly Machines client", () => {
     await client.destroyMachine(APP, m.id, { force: true });
     await client.destroyMachine(APP, "gone");
     expect(fly.fake.calls("DELETE /v1/apps/:app/machines/:id").map((l) => l.status)).toEqual([200, 404]);
+  });
+
+  it("force-destroys with both spellings of the flag, since which one Fly reads is unconfirmed", async () => {
+    process.env.FLY_API_TOKEN = "fm2_abc123";
+    for (const flag of ["force", "kill"]) {
+      const strict = await new HttpFake().start();
+      strict.route("DELETE", "/v1/apps/:app/machines/:id", (req) =>
+        req.query.get(flag) === "true" ? { status: 200, body: { ok: true } } : { status: 412, body: { error: "failed_precondition: unable to destroy machine, not currently stopped" } },
+      );
+      try {
+        await createFlyMachinesClient({ baseUrl: strict.url }).destroyMachine(APP, "m1", { force: true });
+      } finally {
+        await strict.stop();
+      }
+    }
   });
 
   it("lists a machine's events with the exit code of its last run", async () => {

@@ -2,8 +2,8 @@
  * GithubEnvironment under Pulumi's mock runtime: which GitHub resources each kind of stack declares, their inputs,
  * and that neither the GitHub token nor a CI secret's value reaches any input (state).
  */
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Recorder, promiseOf, recordResources, settle } from "./harness/resource-recorder";
+import { beforeAll, describe, expect, it } from "vitest";
+import { idle, promiseOf, settle, useRecorder } from "./harness/resource-recorder";
 
 const GITHUB_TOKEN = "ghp_sentinelComponentToken000000000";
 const FLY_TOKEN = "fm2_sentinel-component-fly-token";
@@ -14,21 +14,15 @@ const LABEL = "github:index/issueLabel:IssueLabel";
 const SECRET = "pulumi-nodejs:dynamic/github:EnvironmentSecret";
 const USER_IDS: Record<string, string> = { alice: "1001", bob: "1002" };
 
-let recorder: Recorder;
+const recorder = useRecorder({
+  stack: "production",
+  env: { GITHUB_TOKEN, FLY_API_TOKEN: FLY_TOKEN, FLY_MPG_TOKEN: MPG_TOKEN },
+  invoke: (token, inputs) => (token === "github:index/getUser:getUser" && USER_IDS[inputs.username] ? { id: USER_IDS[inputs.username], login: inputs.username } : undefined),
+});
 let gh: typeof import("../components/github-environment");
-
 beforeAll(async () => {
-  process.env.GITHUB_TOKEN = GITHUB_TOKEN;
-  process.env.FLY_API_TOKEN = FLY_TOKEN;
-  process.env.FLY_MPG_TOKEN = MPG_TOKEN;
-  recorder = await recordResources({
-    stack: "production",
-    invoke: (token, inputs) => (token === "github:index/getUser:getUser" && USER_IDS[inputs.username] ? { id: USER_IDS[inputs.username], login: inputs.username } : undefined),
-  });
   gh = await import("../components/github-environment");
 });
-
-beforeEach(() => recorder.reset());
 
 const base = { owner: "renewa", repository: "renewa-one" } as const;
 
@@ -147,7 +141,8 @@ describe("GithubEnvironment", () => {
     expect(() => new gh.GithubEnvironment("bad-github", { ...base, environment: "staging", ciSecrets: ["DATABASE_URL"] })).toThrow(
       /GithubEnvironment "bad-github":\n {2}- `ciSecrets`: `DATABASE_URL` may not be stored as a GitHub secret/,
     );
-    await new Promise((r) => setTimeout(r, 50));
+    await idle();
     expect(recorder.registrations).toEqual([]);
+    expect(recorder.invocations).toEqual([]);
   });
 });

@@ -41,7 +41,7 @@ beforeAll(async () => {
     stack: "production",
     env: { INFISICAL_TOKEN: TOKEN, INFISICAL_CLIENT_SECRET: "sentinel-ua-secret-77" },
   }).provider;
-  host = await startProviderHost({ INFISICAL_TOKEN: TOKEN, INFISICAL_API_URL: fake.url, RENEWA_POLL_INTERVAL_MS: "1" });
+  host = await startProviderHost({ INFISICAL_TOKEN: TOKEN, INFISICAL_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
 });
 afterAll(async () => {
   await host?.close();
@@ -120,9 +120,25 @@ describe("InfisicalSecrets provider", () => {
 
   it("diff: a new folder replaces; an unknown value is a change", async () => {
     const { outs } = await host.call(provider, "create", INPUTS);
-    expect(await host.call(provider, "diff", "id", outs, { ...INPUTS, environment: "staging" })).toEqual({ changes: true, replaces: ["environment"] });
+    expect(await host.call(provider, "diff", "id", outs, { ...INPUTS, environment: "staging" })).toEqual({ changes: true, replaces: ["environment"], deleteBeforeReplace: true });
     const unknown = { ...INPUTS, secrets: { ...SECRETS, DATABASE_URL: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } };
     expect((await host.call(provider, "diff", "id", outs, unknown)).changes).toBe(true);
+  });
+
+  it("a replace that names the same project by id instead of slug keeps the secrets, because delete runs first", async () => {
+    const { id, outs } = await host.call(provider, "create", INPUTS);
+    const news = { ...INPUTS, project: PROJECT_ID };
+    const diff = await host.call(provider, "diff", id, outs, news);
+    expect(diff.replaces).toEqual(["project"]);
+    // The engine's replace: the old resource is deleted first only when diff asks for it.
+    if (diff.deleteBeforeReplace) {
+      await host.call(provider, "delete", id, outs);
+      await host.call(provider, "create", news);
+    } else {
+      await host.call(provider, "create", news);
+      await host.call(provider, "delete", id, outs);
+    }
+    expect([...folder().keys()].sort()).toEqual([...HUMAN, ...Object.keys(SECRETS)].sort());
   });
 
   it("read forgets a written secret someone deleted, so the next up writes it again", async () => {
@@ -160,6 +176,18 @@ describe("InfisicalSecrets provider", () => {
       const bad = await startProviderHost({ INFISICAL_API_URL: fake.url });
       await expect(bad.call(provider, "create", INPUTS)).rejects.toThrow(/INFISICAL_CLIENT_ID is not set.*or export INFISICAL_TOKEN instead/);
       await bad.close();
+    } finally {
+      await ua.close();
+    }
+  });
+
+  it("a login error echoing the client secret does not carry it", async () => {
+    const ua = await startProviderHost({ INFISICAL_CLIENT_ID: "ua-client", INFISICAL_CLIENT_SECRET: "sentinel-ua-secret-77", INFISICAL_API_URL: fake.url });
+    fake.inject({ route: "POST /api/v1/auth/universal-auth/login", status: 401, body: { message: "Invalid clientSecret sentinel-ua-secret-77" } });
+    try {
+      const err: Error = await ua.call(provider, "create", INPUTS).catch((e) => e);
+      expect(err.message).toMatch(/^POST \/api\/v1\/auth\/universal-auth\/login: 401 Invalid clientSecret \[redacted\]/);
+      expect(ua.output()).not.toContain("sentinel-ua-secret-77");
     } finally {
       await ua.close();
     }

@@ -47,7 +47,7 @@ beforeAll(async () => {
     stack: "staging",
     env,
   }).provider;
-  host = await startProviderHost({ ...env, INFISICAL_API_URL: fake.url, RENEWA_POLL_INTERVAL_MS: "1" });
+  host = await startProviderHost({ ...env, INFISICAL_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
 });
 afterAll(async () => {
   await host?.close();
@@ -115,6 +115,13 @@ describe("InfisicalFlyConnection provider", () => {
     }
   });
 
+  it("an Infisical error echoing the Fly token does not carry it", async () => {
+    fake.inject({ route: "POST /api/v1/app-connections/flyio", status: 400, body: { statusCode: 400, error: "Bad Request", message: `Invalid credentials: FlyV1 ${FLY_TOKEN}` } });
+    const err: Error = await host.call(connProvider, "create", CONN_INPUTS).catch((e) => e);
+    expect(err.message).toMatch(/^POST \/api\/v1\/app-connections\/flyio: 400 Invalid credentials: \[redacted\] \(request id /);
+    expect(err.message).not.toContain(FLY_TOKEN);
+  });
+
   it("read and delete: gone is gone, and deleting twice is fine", async () => {
     const { id, outs } = await host.call(connProvider, "create", CONN_INPUTS);
     expect((await host.call(connProvider, "read", id, outs)).id).toBe(id);
@@ -163,6 +170,24 @@ describe("InfisicalFlySync provider", () => {
     expect(again.id).toBe(first.id);
     expect(state.syncs.size).toBe(1);
     expect(fake.calls(`PATCH /api/v1/secret-syncs/flyio/:id`).at(-1)!.body.syncOptions.disableSecretDeletion).toBe(true);
+  });
+
+  it("a replace that names the same project by id instead of slug keeps the sync, because delete runs first", async () => {
+    const inputs = syncInputs(await connection());
+    const { id, outs } = await host.call(syncProvider, "create", inputs);
+    const news = { ...inputs, project: PROJECT_ID };
+    const diff = await host.call(syncProvider, "diff", id, outs, news);
+    expect(diff.replaces).toEqual(["project"]);
+    // The engine's replace: the old resource is deleted first only when diff asks for it.
+    let created: { id: string };
+    if (diff.deleteBeforeReplace) {
+      await host.call(syncProvider, "delete", id, outs);
+      created = await host.call(syncProvider, "create", news);
+    } else {
+      created = await host.call(syncProvider, "create", news);
+      await host.call(syncProvider, "delete", id, outs);
+    }
+    expect([...state.syncs.keys()]).toEqual([created.id]);
   });
 
   it("a new secretsVersion triggers a sync and waits for the new job; the same version does nothing", async () => {
@@ -214,7 +239,7 @@ describe("InfisicalFlySync provider", () => {
     const { id, outs } = await host.call(syncProvider, "create", inputs);
     await host.call(syncProvider, "delete", id, outs);
     await host.call(syncProvider, "delete", id, outs);
-    expect(fake.calls("DELETE /api/v1/secret-syncs/flyio/:id")[0].path).toBe(`/api/v1/secret-syncs/flyio/${id}`);
+    expect(fake.calls("DELETE /api/v1/secret-syncs/flyio/:id").at(-2)!.path).toBe(`/api/v1/secret-syncs/flyio/${id}`);
     expect(state.syncs.size).toBe(0);
     expect(state.flyApps.get(APP)!.secrets).toEqual({ JWT_SECRET: "x" });
     expect((await host.call(syncProvider, "read", id, outs)).id).toBe("");

@@ -14,7 +14,7 @@ import { HttpFake } from "./fakes/http-fake";
 const TOKEN = "fm2_sentinel-mpg-client-token";
 let fake: HttpFake;
 let state: FlyPostgresState;
-const fast = () => createFlyPostgresClient({ pollIntervalMs: 1, backoff: { baseMs: 5, capMs: 20, maxRetries: 4 } });
+const fast = () => createFlyPostgresClient({ timeScale: 0.001, backoff: { baseMs: 5, capMs: 20, maxRetries: 4 } });
 
 beforeAll(async () => {
   ({ fake, state } = await createFlyPostgresFake({ authorization: `FlyV1 ${TOKEN}`, backupPolls: 2 }));

@@ -27,7 +27,7 @@ beforeAll(async () => {
     stack: "staging",
     env: { FLY_API_TOKEN: TOKEN },
   }).provider;
-  host = await startProviderHost({ FLY_API_TOKEN: TOKEN, FLY_MACHINES_API_URL: fake.url, RENEWA_POLL_INTERVAL_MS: "1" });
+  host = await startProviderHost({ FLY_API_TOKEN: TOKEN, FLY_MACHINES_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
 });
 afterAll(async () => {
   await host?.close();

@@ -33,7 +33,7 @@ function serialize(module: string, exportName: string, args: Record<string, unkn
 beforeAll(async () => {
   ({ fake, state: mpg } = await createFlyPostgresFake({ authorization: `FlyV1 ${FLY_TOKEN}`, restorePolls: 3 }));
   ({ state: infisical } = await createInfisicalFake({ fake, tokens: [INF_TOKEN] }));
-  host = await startProviderHost({ ...env, FLY_MACHINES_API_URL: fake.url, INFISICAL_API_URL: fake.url, RENEWA_POLL_INTERVAL_MS: "1" });
+  host = await startProviderHost({ ...env, FLY_MACHINES_API_URL: fake.url, INFISICAL_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
   process.env.FLY_API_TOKEN = FLY_TOKEN;
   process.env.FLY_MACHINES_API_URL = fake.url;
 });

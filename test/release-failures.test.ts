@@ -2,8 +2,9 @@
 // hanging release_command, a machine failing its health checks mid-rollout, throttling and server errors, a permanent
 // 4xx, a lease held by someone else, and a run killed halfway and started again.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
-import { FlyMachinesFake, createFlyMachinesFake, engineInputs, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
+import { ProviderHost, closeAll, serializeResource, startProviderHost } from "./harness/engine";
+import { FlyMachinesFake, createFlyMachinesFake, flyProviderEnv, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
+import { waitFor } from "./harness/wait";
 
 const TOKEN = "SENTINEL_fly_token_failures";
 const DB_URL = "postgres://migrator:SENTINEL_db_password@db.flympg.net/renewa";
@@ -17,15 +18,13 @@ let fly: FlyMachinesFake;
 let hosts: ProviderHost[] = [];
 
 beforeAll(() => {
-  const serialized = serializeResource({
+  ({ provider, news: baseInputs } = serializeResource({
     module: "src/providers/release.ts",
     exportName: "Release",
     name: "pr-21-release",
     args: { app: APP, image: imageRef(2), machine: sampleMachineSettings, machineCount: 3, strategy: "rolling", maxUnavailable: 1 },
     env: { FLY_API_TOKEN: TOKEN },
-  });
-  provider = serialized.provider;
-  baseInputs = engineInputs(serialized.inputs);
+  }));
 }, 60_000);
 
 async function setup(opts: Parameters<typeof createFlyMachinesFake>[0] = {}): Promise<void> {
@@ -35,15 +34,13 @@ async function setup(opts: Parameters<typeof createFlyMachinesFake>[0] = {}): Pr
 }
 
 async function newHost(): Promise<ProviderHost> {
-  const host = await startProviderHost({ FLY_API_TOKEN: TOKEN, FLY_MACHINES_API_URL: fly.url, FLY_API_URL: fly.url, RENEWA_FLY_TIME_SCALE: "0.001" });
+  const host = await startProviderHost(flyProviderEnv(fly, TOKEN));
   hosts.push(host);
   return host;
 }
 
 afterEach(async () => {
-  await Promise.all(hosts.map((h) => h.close()));
-  hosts = [];
-  await fly?.stop();
+  await closeAll(...hosts.splice(0), fly);
 });
 
 async function update(host: ProviderHost, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
@@ -54,9 +51,6 @@ async function update(host: ProviderHost, overrides: Record<string, unknown> = {
 }
 
 const untouched = () => fly.machines(APP).every((m) => m.configs.length === 1 && m.config.image === imageRef(1));
-const waitFor = async (cond: () => boolean) => {
-  while (!cond()) await new Promise((r) => setTimeout(r, 1));
-};
 
 describe("release_command", () => {
   it("a non-zero exit fails the update with the exit code and the logs command, and no app machine is touched", async () => {
@@ -99,7 +93,7 @@ describe("health gate", () => {
     const host = await newHost();
     const pending = update(host).catch((e) => e);
     // The first machine passes; from then on the new image never becomes healthy.
-    await waitFor(() => fly.fake.calls("DELETE /v1/apps/:app/machines/:id/lease").length >= 1);
+    await waitFor(() => fly.fake.calls("DELETE /v1/apps/:app/machines/:id/lease").length >= 1, "the first machine's lease to be released");
     fly.options.unhealthyImages.push(imageRef(2));
     const err = await pending;
     const [first, second] = fly.fake.calls(UPDATE).map((l) => l.path.split("/").pop()!);
@@ -149,13 +143,15 @@ describe("leases and interrupted runs", () => {
     await setup();
     const host = await newHost();
     const held = fly.machines(APP).sort((a, b) => (a.id < b.id ? -1 : 1))[0];
+    fly.holdLease(APP, held.id, 60_000);
     const pending = update(host);
-    // Taken just as the release reads the fleet, so the lease is still held when the rollout reaches the machine.
-    await waitFor(() => fly.fake.calls("GET /v1/apps/:app/machines").length > 0);
-    fly.holdLease(APP, held.id, 60);
+    // The other deployer lets go only once the release has found the lease held (a 409), whenever that happens.
+    const refused = () => fly.fake.calls(LEASE).some((l) => l.status === 409 && l.path.includes(held.id));
+    await waitFor(refused, `a 409 on the lease of ${held.id}`);
+    held.lease = undefined;
     await pending;
-    expect(fly.fake.calls(LEASE).some((l) => l.status === 409 && l.path.includes(held.id))).toBe(true);
     expect(fly.machines(APP).every((m) => m.config.image === imageRef(2))).toBe(true);
+    expect(held.configs.map((c) => c.image)).toEqual([imageRef(1), imageRef(2)]);
   });
 
   it("gives up on a lease that is never released, saying how to clear it", async () => {
@@ -172,7 +168,7 @@ describe("leases and interrupted runs", () => {
     await setup({ healthMs: 15 });
     const first = await newHost();
     void update(first).catch(() => undefined);
-    await waitFor(() => fly.fake.calls(UPDATE).length >= 2);
+    await waitFor(() => fly.fake.calls(UPDATE).length >= 2, "the second machine update");
     await first.close();
     hosts = hosts.filter((h) => h !== first);
     const done = fly.fake.calls(UPDATE)[0].path.split("/").pop()!;

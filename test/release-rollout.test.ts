@@ -1,8 +1,8 @@
 // The Release provider as the engine runs it (serialized, then deserialized in a plain Node process) against the
 // Machines API fake: each strategy's happy path, the no-op up, drift on refresh, and release records.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
-import { FlyMachinesFake, createFlyMachinesFake, engineInputs, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
+import { ProviderHost, closeAll, serializeResource, startProviderHost } from "./harness/engine";
+import { FlyMachinesFake, createFlyMachinesFake, flyProviderEnv, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
 
 const TOKEN = "SENTINEL_fly_token_rollout";
 const DB_URL = "postgres://migrator:SENTINEL_db_password@db.flympg.net/renewa";
@@ -11,22 +11,19 @@ const UPDATE = "POST /v1/apps/:app/machines/:id";
 const digest = (n: number) => imageRef(n).split("@")[1];
 
 let provider: string;
-
 let baseInputs: Record<string, unknown>;
 let fly: FlyMachinesFake;
 let host: ProviderHost;
 
-beforeAll(async () => {
-  const serialized = serializeResource({
+beforeAll(() => {
+  ({ provider, news: baseInputs } = serializeResource({
     module: "src/providers/release.ts",
     exportName: "Release",
     name: "pr-11-release",
     args: { app: APP, image: imageRef(2), machine: sampleMachineSettings, machineCount: 4, migrationDatabaseUrl: DB_URL },
     secretArgs: ["migrationDatabaseUrl"],
     env: { FLY_API_TOKEN: TOKEN },
-  });
-  provider = serialized.provider;
-  baseInputs = engineInputs(serialized.inputs);
+  }));
   expect(provider).not.toContain("SENTINEL");
 }, 60_000);
 
@@ -34,18 +31,10 @@ async function setup(opts: Parameters<typeof createFlyMachinesFake>[0] = {}, see
   fly = await createFlyMachinesFake({ secondMs: 1, bootMs: 8, healthMs: 8, token: TOKEN, ...opts });
   fly.addApp(APP);
   for (let i = 0; i < seed; i++) fly.addMachine(APP, { image: imageRef(1), metadata: { fly_platform_version: "v2", fly_process_group: "app" } });
-  host = await startProviderHost({
-    FLY_API_TOKEN: TOKEN,
-    FLY_MACHINES_API_URL: fly.url,
-    FLY_API_URL: fly.url,
-    RENEWA_FLY_TIME_SCALE: "0.001",
-  });
+  host = await startProviderHost(flyProviderEnv(fly, TOKEN));
 }
 
-afterEach(async () => {
-  await host?.close();
-  await fly?.stop();
-});
+afterEach(() => closeAll(host, fly));
 
 async function deploy(overrides: Record<string, unknown>, olds?: Record<string, any>): Promise<Record<string, any>> {
   const news = { ...baseInputs, ...overrides };

@@ -1,30 +1,26 @@
 /**
  * Storage under Pulumi's mock runtime: the bucket it declares, its options, and the TIGRIS_* secrets it derives.
  */
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Recorder, isSecret, promiseOf, recordResources, settle } from "./harness/resource-recorder";
+import { beforeAll, describe, expect, it } from "vitest";
+import { idle, isSecret, promiseOf, settle, useRecorder } from "./harness/resource-recorder";
 
 const FLY_TOKEN = "fm2_sentinel-storage-fly-token";
 const KEY_ID = "tid_sentinelKeyId";
 const SECRET_KEY = "tsec_sentinelSecretAccessKey";
 const BUCKET_TYPE = "pulumi-nodejs:dynamic/tigris:Bucket";
 
-let recorder: Recorder;
+const recorder = useRecorder({
+  stack: "staging",
+  env: { FLY_API_TOKEN: FLY_TOKEN },
+  outputs: (type) =>
+    type === BUCKET_TYPE
+      ? { addOnId: "addon-1", endpoint: "https://fly.storage.tigris.dev", region: "auto", accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY }
+      : {},
+});
 let storage: typeof import("../components/storage");
-
 beforeAll(async () => {
-  process.env.FLY_API_TOKEN = FLY_TOKEN;
-  recorder = await recordResources({
-    stack: "staging",
-    outputs: (type) =>
-      type === BUCKET_TYPE
-        ? { addOnId: "addon-1", endpoint: "https://fly.storage.tigris.dev", region: "auto", accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY }
-        : {},
-  });
   storage = await import("../components/storage");
 });
-
-beforeEach(() => recorder.reset());
 
 describe("validateStorageArgs", () => {
   it("accepts a valid bucket and names each bad field", () => {
@@ -81,7 +77,7 @@ describe("Storage", () => {
     expect(() => new storage.Storage("bad-storage", { bucketName: "x", org: "renewa", protect: false })).toThrow(
       /Storage "bad-storage":\n {2}- `bucketName` "x" must be 3 to 63/,
     );
-    await new Promise((r) => setTimeout(r, 50));
+    await idle();
     expect(recorder.registrations).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ const load = (file: string) => parse(fs.readFileSync(path.join(ROOT, file), "utf
 const workflow = (name: string) => load(`.github/workflows/${name}`);
 const WORKFLOWS = ["preview.yml", "deploy-development.yml", "promote-image.yml", "pr-preview.yml", "pr-cleanup.yml"];
 
-type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
+type Step = { name?: string; if?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> };
 type Job = { steps?: Step[]; permissions?: Record<string, string>; needs?: string | string[]; if?: string; environment?: unknown; env?: Record<string, string> };
 const jobs = (wf: { jobs: Record<string, Job> }) => Object.entries(wf.jobs);
 const runs = (job: Job) => (job.steps ?? []).map((s) => s.run ?? "").join("\n");
@@ -126,7 +126,7 @@ describe("workflows", () => {
 
 describe("promote-image.yml keeps pins", () => {
   it("opens a pull request with the pinned stack file when a digest was given, so the next up does not undo it", () => {
-    const job = workflow("promote-image.yml").jobs.promote as Job & { steps: Array<Step & { name?: string; if?: string }> };
+    const job = workflow("promote-image.yml").jobs.promote as Job & { steps: Step[] };
     const keep = job.steps.find((s) => s.name === "Keep the pin in the stack file")!;
     expect(keep.if).toBe("${{ inputs.image_digest != '' }}");
     expect(keep.run).toContain('git commit -m "Pin $TO to $IMAGE_DIGEST" -- "Pulumi.$TO.yaml"');

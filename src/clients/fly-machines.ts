@@ -2,10 +2,10 @@
  * Typed client for Fly's Machines API: apps, IPs, machines, leases, wait, events and (PR apps only) secrets.
  * No Pulumi import: providers build one inside each method, scripts and the benchmark use it directly.
  */
-import { DEFAULT_BACKOFF, isRetryableStatus } from "../retry";
+import { isRetryableStatus } from "../retry";
 import { createRateLimiter, flyRateKey, scaleLimit } from "../rate-limit";
 import type { FlyMachineConfig } from "../machine-config";
-import { ApiError, HttpClient, TransportOptions, createHttpClient, isApiError } from "./http";
+import { ApiError, HttpClient, TransportOptions, createHttpClient, isApiError, timeScale } from "./http";
 import { flyAuthorization, flyErrorText, flyMachinesBaseUrl } from "./fly-auth";
 
 export interface FlyAppInfo {
@@ -91,16 +91,6 @@ export function prAppName(name: string): PrAppName {
 
 export interface FlyClientOptions extends TransportOptions {
   baseUrl?: string;
-  /** Multiplies every client-side duration (backoff, pacing windows); tests and the benchmark run Fly's timeline faster. */
-  timeScale?: number;
-}
-
-/** `RENEWA_FLY_TIME_SCALE` (default 1): read inside provider methods so tests can speed up every wait and poll. */
-export function flyTimeScale(): number {
-  const raw = process.env.RENEWA_FLY_TIME_SCALE;
-  const scale = raw ? Number(raw) : 1;
-  if (!(scale > 0 && scale <= 1)) throw new Error(`RENEWA_FLY_TIME_SCALE must be a number in (0, 1], got "${raw}".`);
-  return scale;
 }
 
 /** The wait endpoint blocks for at most this many seconds; longer waits are loops of it. */
@@ -116,10 +106,10 @@ export interface WaitTimeoutError extends Error {
 export type FlyMachinesClient = ReturnType<typeof createFlyMachinesClient>;
 
 export function createFlyMachinesClient(options: FlyClientOptions = {}) {
-  const scale = options.timeScale ?? 1;
+  // Also the length of a Fly second for wait timeouts and rate-limit windows, so a scaled fake and client agree.
+  const scale = options.timeScale ?? timeScale();
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = options.now ?? Date.now;
-  const base = options.backoff ?? DEFAULT_BACKOFF;
   const limiter = createRateLimiter(now, sleep);
   const http: HttpClient = createHttpClient({
     service: "Fly Machines API",
@@ -127,7 +117,8 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
     authorization: flyAuthorization,
     requestIdHeaders: ["fly-request-id"],
     errorText: flyErrorText,
-    backoff: { ...base, baseMs: base.baseMs * scale, capMs: base.capMs * scale },
+    backoff: options.backoff,
+    timeScale: scale,
     fetch: options.fetch,
     sleep,
     random: options.random,
@@ -211,11 +202,13 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
     async uncordonMachine(name: string, id: string, nonce?: string): Promise<void> {
       await http.request("POST", `${machine(name, id)}/uncordon`, { headers: leaseHeader(nonce), idempotent: true });
     },
-    /** Destroys the machine; one that is already gone counts as destroyed. */
+    /**
+     * Destroys the machine; one that is already gone counts as destroyed. `force` kills a running machine: the spec
+     * names the parameter `force`, fly-go sends `kill`, and which one the server reads is unconfirmed, so both go.
+     */
     async destroyMachine(name: string, id: string, opts: { force?: boolean; nonce?: string } = {}): Promise<void> {
-      await http
-        .request("DELETE", machine(name, id), { query: { force: opts.force || undefined }, headers: leaseHeader(opts.nonce) })
-        .catch(ignore404);
+      const force = opts.force ? { force: true, kill: true } : {};
+      await http.request("DELETE", machine(name, id), { query: force, headers: leaseHeader(opts.nonce) }).catch(ignore404);
     },
     /** Takes the machine's lease; an ApiError with status 409 means someone else holds it. */
     async acquireLease(name: string, id: string, ttlSeconds: number, description: string, nonce?: string): Promise<Lease> {

@@ -5,7 +5,7 @@
  * credential fields (`user`, `pgbouncer_uri`), because the route is new and its shapes are not settled.
  */
 import { flyAuthorization, flyErrorText, flyMachinesBaseUrl } from "./fly-auth";
-import { HttpClientOptions, createHttpClient, isApiError } from "./http";
+import { HttpClientOptions, createHttpClient, isApiError, timeScale } from "./http";
 
 export type PostgresClusterStatus = "creating" | "initializing" | "ready" | "deleting" | "deleted" | "failed";
 
@@ -47,10 +47,10 @@ export interface PostgresBackup {
   size_bytes?: number;
 }
 
-export interface FlyPostgresClientOptions extends Partial<HttpClientOptions> {
-  /** Pause between status polls. Defaults to RENEWA_POLL_INTERVAL_MS, else 5 s. */
-  pollIntervalMs?: number;
-}
+export type FlyPostgresClientOptions = Partial<HttpClientOptions>;
+
+/** Pause between status polls (cluster readiness, backups), as `fly mpg create` polls; scaled by RENEWA_TIME_SCALE. */
+const POLL_MS = 5_000;
 
 /**
  * The spec's only example status is "completed"; the other words are what backup tooling commonly reports. Plain
@@ -103,7 +103,7 @@ export function createFlyPostgresClient(options: FlyPostgresClientOptions = {}) 
   });
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = options.now ?? Date.now;
-  const pollMs = options.pollIntervalMs ?? (Number(process.env.RENEWA_POLL_INTERVAL_MS) || 5_000);
+  const pollMs = POLL_MS * (options.timeScale ?? timeScale());
   const base = (id: string) => `/v1/postgres/${encodeURIComponent(id)}`;
 
   /** Runs `fn`; a 404 (or 410, "cluster deleted") becomes `undefined`. */

@@ -3,7 +3,6 @@
  * deploy and moves it through running → complete | failed; doing the same keeps Fly's dashboard history truthful
  * for rollouts made by this program.
  */
-import { DEFAULT_BACKOFF } from "../retry";
 import { TransportOptions, createHttpClient } from "./http";
 import { flyApiBaseUrl, flyAuthorization, flyErrorText } from "./fly-auth";
 
@@ -18,25 +17,19 @@ export type ReleaseStatus = "running" | "complete" | "failed" | "interrupted";
 
 export interface FlyReleasesClientOptions extends TransportOptions {
   baseUrl?: string;
-  timeScale?: number;
 }
 
 export type FlyReleasesClient = ReturnType<typeof createFlyReleasesClient>;
 
 export function createFlyReleasesClient(options: FlyReleasesClientOptions = {}) {
-  const scale = options.timeScale ?? 1;
-  const base = options.backoff ?? DEFAULT_BACKOFF;
+  const { baseUrl, ...transport } = options;
   const http = createHttpClient({
     service: "Fly API",
-    baseUrl: options.baseUrl ?? flyApiBaseUrl(),
+    baseUrl: baseUrl ?? flyApiBaseUrl(),
     authorization: flyAuthorization,
     requestIdHeaders: ["fly-request-id", "x-request-id"],
     errorText: flyErrorText,
-    backoff: { ...base, baseMs: base.baseMs * scale, capMs: base.capMs * scale },
-    fetch: options.fetch,
-    sleep: options.sleep,
-    random: options.random,
-    onRetry: options.onRetry,
+    ...transport,
   });
 
   return {

@@ -25,7 +25,7 @@ export interface RetryInfo {
 }
 
 /** The injectable parts of a client's transport: tests and benchmarks swap clock, randomness and fetch. */
-export type TransportOptions = Pick<HttpClientOptions, "backoff" | "fetch" | "sleep" | "random" | "now" | "onRetry">;
+export type TransportOptions = Pick<HttpClientOptions, "backoff" | "fetch" | "sleep" | "random" | "now" | "onRetry" | "timeScale">;
 
 export interface HttpClientOptions {
   /** Human name of the API, used in errors: "Fly Machines API". */
@@ -44,6 +44,8 @@ export interface HttpClientOptions {
   random?: () => number;
   now?: () => number;
   onRetry?: (info: RetryInfo) => void;
+  /** Multiplies backoff delays (not the per-call timeout). @default timeScale(), i.e. RENEWA_TIME_SCALE */
+  timeScale?: number;
   /** Awaited before every attempt; clients use it for rate-limit pacing. */
   beforeRequest?: (method: string, path: string) => Promise<void>;
 }
@@ -55,6 +57,11 @@ export interface RequestOptions {
   /** Safe to send twice. Defaults to true for GET/HEAD/PUT/DELETE, false for POST/PATCH. */
   idempotent?: boolean;
   timeoutMs?: number;
+  /**
+   * Credentials carried in this request's body (a token handed to another service, a client secret): removed from
+   * the error's message and body should the server echo them, as the Authorization header always is.
+   */
+  redact?: string[];
 }
 
 export interface HttpResponse<T> {
@@ -130,12 +137,40 @@ function defaultErrorText(body: unknown): string | undefined {
   return undefined;
 }
 
-function redact(text: string, secret: string | undefined): string {
-  if (!secret) return text;
-  const raw = secret.replace(/^(Bearer|FlyV1|Basic|token)\s+/i, "");
+function redact(text: string, secrets: Array<string | undefined>): string {
   let out = text;
-  for (const s of [secret, raw]) if (s.length >= 4) out = out.split(s).join("[redacted]");
+  for (const secret of secrets) {
+    if (!secret) continue;
+    const raw = secret.replace(/^(Bearer|FlyV1|Basic|token)\s+/i, "");
+    for (const s of [secret, raw]) if (s.length >= 4) out = out.split(s).join("[redacted]");
+  }
   return out;
+}
+
+/** An error body with the secrets taken out; JSON bodies go through their text so nested fields are covered too. */
+function redactBody(body: unknown, secrets: Array<string | undefined>): unknown {
+  if (typeof body === "string") return redact(body, secrets);
+  if (body === undefined || body === null || typeof body !== "object") return body;
+  const text = JSON.stringify(body);
+  const clean = redact(text, secrets);
+  if (clean === text) return body;
+  try {
+    return JSON.parse(clean);
+  } catch {
+    return clean;
+  }
+}
+
+/**
+ * `RENEWA_TIME_SCALE` (default 1): one factor for every client-side wait (retry backoff, status polls, Fly rate-limit
+ * pacing and Fly-side timeouts), so tests and the benchmark run against fakes faster than real time. Read when a
+ * client is built, which is inside provider methods, never at module load.
+ */
+export function timeScale(): number {
+  const raw = process.env.RENEWA_TIME_SCALE;
+  const scale = raw ? Number(raw) : 1;
+  if (!(scale > 0 && scale <= 1)) throw new Error(`RENEWA_TIME_SCALE must be a number in (0, 1], got "${raw}".`);
+  return scale;
 }
 
 export function buildUrl(baseUrl: string, path: string, query?: Query): string {
@@ -149,7 +184,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
-  const policy = options.backoff ?? DEFAULT_BACKOFF;
+  const base = options.backoff ?? DEFAULT_BACKOFF;
+  const scale = options.timeScale ?? timeScale();
+  const policy = { ...base, baseMs: base.baseMs * scale, capMs: base.capMs * scale };
   const errorText = options.errorText ?? defaultErrorText;
 
   async function request<T>(method: string, path: string, req: RequestOptions = {}): Promise<HttpResponse<T>> {
@@ -204,14 +241,15 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         await sleep(delayMs);
         continue;
       }
-      const text = redact(errorText(parsed) ?? res.statusText ?? "error", auth);
+      const secrets = [auth, ...(req.redact ?? [])];
+      const text = redact(errorText(parsed) ?? res.statusText ?? "error", secrets);
       throw new ApiError({
         service: options.service,
         method,
         path,
         status: res.status,
         text,
-        body: typeof parsed === "string" ? redact(parsed, auth) : parsed,
+        body: redactBody(parsed, secrets),
         requestId,
       });
     }

@@ -4,7 +4,7 @@
  * INFISICAL_CLIENT_SECRET for a universal-auth login. The access token lives only as long as that one client.
  * Secret values are sent, never logged, and lists are requested with `viewSecretValue=false` so none come back.
  */
-import { HttpClient, HttpClientOptions, RequestOptions, createHttpClient, isApiError, requireEnv } from "./http";
+import { HttpClient, HttpClientOptions, RequestOptions, createHttpClient, isApiError, requireEnv, timeScale } from "./http";
 
 export const INFISICAL_API_DEFAULT = "https://eu.infisical.com";
 
@@ -53,10 +53,10 @@ export interface FlyAppConnection {
   credentialsHash?: string;
 }
 
-export interface InfisicalClientOptions extends Partial<HttpClientOptions> {
-  /** Pause between sync-status polls. Defaults to RENEWA_POLL_INTERVAL_MS, else 2 s. */
-  pollIntervalMs?: number;
-}
+export type InfisicalClientOptions = Partial<HttpClientOptions>;
+
+/** Pause between sync-status polls; scaled by RENEWA_TIME_SCALE. */
+const POLL_MS = 2_000;
 
 /** Infisical's errors are Fastify's: `{statusCode, error: "Not Found", message: "<the useful part>", reqId}`. */
 function infisicalErrorText(body: unknown): string | undefined {
@@ -87,7 +87,7 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
   const http: HttpClient = createHttpClient({ service: "Infisical API", ...common, authorization: () => `Bearer ${accessToken}` });
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = options.now ?? Date.now;
-  const pollMs = options.pollIntervalMs ?? (Number(process.env.RENEWA_POLL_INTERVAL_MS) || 2_000);
+  const pollMs = POLL_MS * (options.timeScale ?? timeScale());
 
   async function login(): Promise<void> {
     if (accessToken) return;
@@ -98,6 +98,7 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
     const res = await anonymous.request<{ accessToken: string }>("POST", "/api/v1/auth/universal-auth/login", {
       body: { clientId, clientSecret },
       idempotent: true,
+      redact: [clientSecret],
     });
     accessToken = res.body.accessToken;
   }
@@ -193,7 +194,7 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
 
     async createFlyConnection(name: string, description: string, accessToken: string): Promise<FlyAppConnection> {
       const body = { name, description, method: "access-token", credentials: { accessToken } };
-      return (await call<{ appConnection: FlyAppConnection }>("POST", connections, { body })).appConnection;
+      return (await call<{ appConnection: FlyAppConnection }>("POST", connections, { body, redact: [accessToken] })).appConnection;
     },
 
     async updateFlyConnection(id: string, patch: { name?: string; description?: string; accessToken?: string }): Promise<FlyAppConnection> {
@@ -202,7 +203,8 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
         description: patch.description,
         credentials: patch.accessToken ? { accessToken: patch.accessToken } : undefined,
       };
-      return (await call<{ appConnection: FlyAppConnection }>("PATCH", `${connections}/${id}`, { body, idempotent: true })).appConnection;
+      const redact = patch.accessToken ? [patch.accessToken] : [];
+      return (await call<{ appConnection: FlyAppConnection }>("PATCH", `${connections}/${id}`, { body, idempotent: true, redact })).appConnection;
     },
 
     async deleteFlyConnection(id: string): Promise<void> {

@@ -5,7 +5,7 @@
  * keeps names and digests (of app, name and value) for change detection, never values.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createFlyMachinesClient, flyTimeScale, isPrAppName, prAppName } from "../clients/fly-machines";
+import { createFlyMachinesClient, isPrAppName, prAppName } from "../clients/fly-machines";
 import { isApiError } from "../clients/http";
 import { isUnknown, sha256 } from "../dynamic-support";
 
@@ -73,7 +73,7 @@ class AppSecretsProvider implements pulumi.dynamic.ResourceProvider {
   async delete(id: string, props: Outputs): Promise<void> {
     const names = props?.names ?? [];
     if (names.length === 0) return;
-    const client = createFlyMachinesClient({ timeScale: flyTimeScale() });
+    const client = createFlyMachinesClient();
     try {
       await client.setSecrets(prAppName(props?.app ?? id), Object.fromEntries(names.map((n) => [n, null])));
     } catch (err) {
@@ -85,7 +85,7 @@ class AppSecretsProvider implements pulumi.dynamic.ResourceProvider {
 /** Sets the new values and unsets names no longer declared, in one bulk call (one new secrets version). */
 async function stage(inputs: Inputs, previousNames: string[]): Promise<Outputs> {
   const app = prAppName(inputs.app);
-  const client = createFlyMachinesClient({ timeScale: flyTimeScale() });
+  const client = createFlyMachinesClient();
   const removed = previousNames.filter((n) => !(n in inputs.values));
   const values: Record<string, string | null> = { ...inputs.values, ...Object.fromEntries(removed.map((n) => [n, null])) };
   const { version } = await client.setSecrets(app, values);

@@ -12,7 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createIssue, ensureLabel, listIssuesByLabel } from "../clients/github-issues";
 import { githubHttp } from "../clients/github";
-import { isApiError } from "../clients/http";
+import { isApiError, timeScale } from "../clients/http";
 import { isUnknown } from "../dynamic-support";
 import { backoffDelay } from "../retry";
 import {
@@ -170,7 +170,7 @@ async function writeOnce(inputs: Inputs, data: DeploymentRecordData): Promise<{ 
     } catch (err) {
       const transient = isApiError(err) && (err.status === 0 || err.status >= 500);
       if (!transient || attempt >= backoff.maxRetries) throw err;
-      await new Promise((r) => setTimeout(r, backoffDelay(attempt, backoff, Math.random)));
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, backoff, Math.random) * timeScale()));
     }
   }
 }

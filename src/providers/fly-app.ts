@@ -5,8 +5,8 @@
  * production's).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { IpAssignment, createFlyMachinesClient, flyTimeScale } from "../clients/fly-machines";
-import { isApiError } from "../clients/http";
+import { IpAssignment, createFlyMachinesClient } from "../clients/fly-machines";
+import { isApiError, timeScale } from "../clients/http";
 import { changedKeys, isUnknown } from "../dynamic-support";
 
 interface Inputs {
@@ -48,15 +48,16 @@ class FlyAppProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async create(inputs: Inputs): Promise<pulumi.dynamic.CreateResult<Outputs>> {
-    const client = createFlyMachinesClient({ timeScale: flyTimeScale() });
+    const client = createFlyMachinesClient();
     let app = await readApp(client, inputs);
     const adopted = app !== undefined;
     if (!app) {
       try {
         await client.createApp({ name: inputs.name, org: inputs.org });
       } catch (err) {
-        // Someone created it between our read and our create: adopt it if it is ours, else readApp explains.
-        if (!isApiError(err, 422)) throw err;
+        // Someone created it between our read and our create: adopt it if it is ours, else readApp explains. A 422
+        // with no app behind it is Fly refusing the request itself, and its message is the one to show.
+        if (!isApiError(err, 422) || !(await readApp(client, inputs))) throw err;
       }
       app = await waitUntilVisible(client, inputs);
     } else {
@@ -67,7 +68,7 @@ class FlyAppProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult<Outputs>> {
-    const client = createFlyMachinesClient({ timeScale: flyTimeScale() });
+    const client = createFlyMachinesClient();
     const inputs = { name: props?.name ?? id, org: props?.org ?? "" };
     const app = await client.getApp(inputs.name);
     if (!app) return {};
@@ -76,13 +77,13 @@ class FlyAppProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async update(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.UpdateResult<Outputs>> {
-    const client = createFlyMachinesClient({ timeScale: flyTimeScale() });
+    const client = createFlyMachinesClient();
     const ips = await ensureIps(client, news.name);
     return { outs: { ...olds, ...news, ...ips } };
   }
 
   async delete(id: string, props: Outputs): Promise<void> {
-    const client = createFlyMachinesClient({ timeScale: flyTimeScale() });
+    const client = createFlyMachinesClient();
     await client.deleteApp(props?.name ?? id);
   }
 }
@@ -112,7 +113,7 @@ async function readApp(client: Client, inputs: Inputs) {
 
 /** A new app may not be readable at once (fly-go polls too); after that a missing app is a real error. */
 async function waitUntilVisible(client: Client, inputs: Inputs) {
-  const step = 250 * flyTimeScale();
+  const step = 250 * timeScale();
   for (let attempt = 0; attempt < 40; attempt++) {
     const app = await readApp(client, inputs);
     if (app) return app;

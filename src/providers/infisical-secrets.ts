@@ -86,7 +86,9 @@ class InfisicalSecretsProvider implements pulumi.dynamic.ResourceProvider {
     const replaces = changedKeys<Inputs>(olds, news, LOCATION);
     const valuesChanged = isUnknown(news.secrets) || JSON.stringify(hashes(news.secrets)) !== JSON.stringify(olds.secretHashes);
     const changes = valuesChanged || replaces.length > 0 || changedKeys(olds, news, ["requiredSecrets"]).length > 0;
-    return { changes, replaces };
+    // Delete first: a project given by slug and then by id (or the reverse) is the same folder, and deleting the old
+    // resource after creating the new one would remove the secrets just written.
+    return { changes, replaces, ...(replaces.length > 0 ? { deleteBeforeReplace: true } : {}) };
   }
 
   async create(inputs: Inputs): Promise<pulumi.dynamic.CreateResult<Outputs>> {

@@ -80,7 +80,9 @@ class InfisicalFlySyncProvider implements pulumi.dynamic.ResourceProvider {
     // A sync belongs to one project; everything else Infisical lets us change in place.
     const replaces = changedKeys(olds, news, ["project"]);
     const changes = changedKeys(olds, news, [...CONFIG, "project", "secretsVersion", "timeoutSeconds", "stack"]).length > 0;
-    return { changes, replaces };
+    // Delete first: the same project by slug and then by id would have create adopt the existing sync by name, and
+    // the old resource's delete would then remove it.
+    return { changes, replaces, ...(replaces.length > 0 ? { deleteBeforeReplace: true } : {}) };
   }
 
   async create(inputs: Inputs): Promise<pulumi.dynamic.CreateResult<Outputs>> {

@@ -5,9 +5,8 @@
  * the app.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Machine, createFlyMachinesClient, flyTimeScale } from "../clients/fly-machines";
-import { createFlyReleasesClient } from "../clients/fly-releases";
-import { isApiError } from "../clients/http";
+import { Machine, createFlyMachinesClient } from "../clients/fly-machines";
+import { isApiError, timeScale } from "../clients/http";
 import { isUnknown } from "../dynamic-support";
 import { parseImageRef } from "../image-ref";
 import {
@@ -22,6 +21,7 @@ import {
   withSettingsDefaults,
 } from "../machine-config";
 import { EngineDeps, runReleaseCommand } from "../release-command";
+import { closeReleaseRecord, openReleaseRecord } from "../release-record";
 import { executeRollout, rolloutTiming } from "../rollout";
 import { STRATEGIES, Strategy, isNoop, isWarm, planRollout } from "../rollout-plan";
 
@@ -162,7 +162,7 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
 
   /** The live image and machine count, so `pulumi refresh` shows a hand-made deploy as drift. */
   async read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult<Outputs>> {
-    const client = createFlyMachinesClient({ timeScale: flyTimeScale() });
+    const client = createFlyMachinesClient();
     let fleet: Machine[];
     try {
       fleet = appFleet(await client.listMachines(props?.app ?? id), props?.machine?.processGroup ?? "app");
@@ -180,7 +180,7 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
 }
 
 async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outputs> {
-  const scale = flyTimeScale();
+  const scale = timeScale();
   const client = createFlyMachinesClient({ timeScale: scale });
   const log = (message: string) => pulumi.log.info(`${inputs.app}: ${message}`);
   const deps: EngineDeps = { client, log, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
@@ -214,7 +214,11 @@ async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outpu
   }
 
   const previousDigest = mostCommon(fleet.map(machineDigest).filter((d) => d !== digest)) ?? (olds?.digest !== digest ? olds?.digest : olds?.previousDigest);
-  const record = await openReleaseRecord(deps, inputs, releaseVersion + 1);
+  const record = await openReleaseRecord(
+    deps,
+    { app: inputs.app, image, strategy: inputs.strategy, region: inputs.machine.region, releaseCommand: inputs.releaseCommand },
+    releaseVersion + 1,
+  );
   const desired = buildMachineConfig(inputs.machine, image, record);
   let ids: string[] = [];
   try {
@@ -247,42 +251,6 @@ async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outpu
   const machines = ids.map((id) => ({ id, image }));
   log(`release v${record.version} complete: ${machines.length} machine(s) on ${digest}`);
   return { ...inputs, digest, previousDigest, releaseVersion: record.version, releaseId: record.id, machines, history };
-}
-
-/**
- * Records the release on api.fly.io as flyctl does, so `fly releases` lists it. Those records are bookkeeping: when
- * the API is unavailable (or the token may not use it) the rollout goes on, with the version derived from the
- * machines' `fly_release_version` (highest + 1) and an empty release id.
- */
-async function openReleaseRecord(deps: EngineDeps, inputs: Inputs, derivedVersion: number) {
-  const releases = createFlyReleasesClient({ timeScale: flyTimeScale() });
-  try {
-    const created = await releases.createRelease({
-      app: inputs.app,
-      image: inputs.image!,
-      strategy: inputs.strategy,
-      definition: { app: inputs.app, primary_region: inputs.machine.region, deploy: { strategy: inputs.strategy, release_command: inputs.releaseCommand } },
-    });
-    // Marked running while the release goes on; awaited before the final status so the two PATCHes stay in order.
-    const running = releases.updateRelease(created.id, "running").catch((err) => deps.log(`could not mark release ${created.id} running: ${(err as Error).message}`));
-    return { id: created.id, version: created.version, running };
-  } catch (err) {
-    deps.log(`could not record the release on api.fly.io (${(err as Error).message}); continuing as v${derivedVersion}`);
-    return { id: "", version: derivedVersion, running: Promise.resolve() };
-  }
-}
-
-async function closeReleaseRecord(
-  deps: EngineDeps,
-  record: { id: string; running: Promise<void> },
-  status: "complete" | "failed",
-  metadata: Record<string, unknown>,
-) {
-  await record.running;
-  if (!record.id) return;
-  await createFlyReleasesClient({ timeScale: flyTimeScale() })
-    .updateRelease(record.id, status, metadata)
-    .catch((err) => deps.log(`could not mark release ${record.id} ${status}: ${(err as Error).message}`));
 }
 
 const provider = new ReleaseProvider();

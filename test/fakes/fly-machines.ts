@@ -7,6 +7,9 @@
 import { createHash } from "crypto";
 import { FakeRequest, FakeResponse, HttpFake } from "./http-fake";
 
+// Moved to the engine harness, where every provider test finds it; kept here for existing imports.
+export { engineInputs } from "../harness/engine";
+
 export interface FlyMachinesFakeOptions {
   /** Mount onto this fake instead of starting a new one (it is started if it isn't yet). */
   fake?: HttpFake;
@@ -101,14 +104,9 @@ export const sampleMachineSettings = {
   minMachinesRunning: 1,
 };
 
-/**
- * A resource's registered inputs as the engine hands them to a dynamic provider's `check`: without `__provider`, and
- * with secrets unwrapped (dynamic providers do not accept secrets, so the engine sends plain values).
- */
-export function engineInputs(inputs: Record<string, unknown>): Record<string, any> {
-  const SECRET = "4dabf18193072939515e22adb298388d";
-  const plain = Object.entries(inputs).filter(([k]) => k !== "__provider");
-  return Object.fromEntries(plain.map(([k, v]) => [k, v && typeof v === "object" && SECRET in v ? (v as unknown as { value: unknown }).value : v]));
+/** Fly's provider tests' environment: the token, both API URLs pointed at this fake, and Fly time scaled down. */
+export function flyProviderEnv(fly: FlyMachinesFake, token: string): Record<string, string> {
+  return { FLY_API_TOKEN: token, FLY_MACHINES_API_URL: fly.url, FLY_API_URL: fly.url, RENEWA_TIME_SCALE: "0.001" };
 }
 
 let counter = 0;

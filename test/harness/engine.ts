@@ -4,7 +4,7 @@
  * test runner's transforms), and the provider runs in another plain Node process that deserializes it as
  * `@pulumi/pulumi/cmd/dynamic-provider` does.
  */
-import { ChildProcess, fork, spawnSync } from "child_process";
+import { ChildProcess, fork, spawn, spawnSync } from "child_process";
 import * as path from "path";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -35,18 +35,39 @@ export function runTs(
   return { status: res.status ?? 1, stdout: res.stdout, stderr: res.stderr };
 }
 
+/**
+ * `runTs` without blocking this process: use it to run several programs at once, or a program that calls a fake
+ * served by this process (which `runTs`, being synchronous, would deadlock).
+ */
+export function runTsAsync(
+  file: string,
+  args: string[],
+  opts: { input?: string; env?: Record<string, string | undefined>; typeCheck?: boolean } = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  const env = cleanEnv(opts.env);
+  if (opts.typeCheck) env.PULUMI_NODEJS_TRANSPILE_ONLY = "false";
+  const child = spawn(process.execPath, ["-r", REGISTER, file, ...args], { cwd: ROOT, env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stdin.end(opts.input ?? "");
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
+  });
+}
+
 export interface SerializedResource {
   /** The serialized provider module text, as stored in state under `__provider`. */
   provider: string;
   /** Every input the engine would receive, `__provider` included. */
   inputs: Record<string, unknown>;
+  /** The inputs as the engine hands them to the provider's `check` (see `engineInputs`). */
+  news: Record<string, any>;
 }
 
-/**
- * Constructs `new (require(module)[exportName])(name, args)` under the mock runtime in a separate process and returns
- * what the engine would get. Keys listed in `secretArgs` are wrapped in `pulumi.secret`.
- */
-export function serializeResource(spec: {
+export interface ResourceSpec {
   module: string;
   exportName: string;
   name: string;
@@ -54,7 +75,13 @@ export function serializeResource(spec: {
   secretArgs?: string[];
   stack?: string;
   env?: Record<string, string | undefined>;
-}): SerializedResource {
+}
+
+/**
+ * Constructs `new (require(module)[exportName])(name, args)` under the mock runtime in a separate process and returns
+ * what the engine would get. Keys listed in `secretArgs` are wrapped in `pulumi.secret`.
+ */
+export function serializeResource(spec: ResourceSpec): SerializedResource {
   const input = JSON.stringify({
     module: path.resolve(ROOT, spec.module),
     export: spec.exportName,
@@ -68,7 +95,16 @@ export function serializeResource(spec: {
   const out = JSON.parse(res.stdout) as { provider: unknown; inputs: Record<string, unknown> };
   const provider = unwrapSecret(out.provider);
   if (typeof provider !== "string") throw new Error(`no serialized provider in inputs: ${JSON.stringify(out.provider)}`);
-  return { provider, inputs: out.inputs };
+  return { provider, inputs: out.inputs, news: engineInputs(out.inputs) };
+}
+
+/**
+ * A resource's registered inputs as the engine hands them to a dynamic provider's `check`: without `__provider`, and
+ * with secrets unwrapped (dynamic providers do not accept secrets, so the engine sends plain values).
+ */
+export function engineInputs(inputs: Record<string, unknown>): Record<string, any> {
+  const plain = Object.entries(inputs).filter(([k]) => k !== "__provider");
+  return Object.fromEntries(plain.map(([k, v]) => [k, unwrapSecret(v)]));
 }
 
 function unwrapSecret(v: unknown): unknown {
@@ -98,6 +134,13 @@ export async function startProviderHost(env: Record<string, string | undefined> 
   child.stderr!.on("data", (d) => (printed += d));
   const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   let nextId = 1;
+  let exited: Error | undefined;
+  // A call still pending when the process ends (a crash, or `close` mid-call) fails instead of hanging the test.
+  child.once("exit", (code, signal) => {
+    exited = new Error(`provider process exited (${signal ?? code}): ${printed}`);
+    for (const p of pending.values()) p.reject(exited);
+    pending.clear();
+  });
   await new Promise<void>((resolve, reject) => {
     child.once("message", () => resolve());
     child.once("exit", (code) => reject(new Error(`provider process exited early (${code}): ${printed}`)));
@@ -117,6 +160,7 @@ export async function startProviderHost(env: Record<string, string | undefined> 
     call(provider, method, ...args) {
       const id = nextId++;
       return new Promise((resolve, reject) => {
+        if (exited) return reject(exited);
         pending.set(id, { resolve, reject });
         child.send({ id, provider, method, args });
       });
@@ -129,4 +173,27 @@ export async function startProviderHost(env: Record<string, string | undefined> 
         child.kill();
       }),
   };
+}
+
+/** What a provider test keeps from its set-up: the provider text, its engine-shaped inputs, and the process running it. */
+export interface ServedProvider extends SerializedResource {
+  host: ProviderHost;
+}
+
+/**
+ * The set-up most provider tests share: the resource serialized once (as `pulumi up` would, with `spec.env` as the
+ * program's environment) and one provider process started with exactly `hostEnv` (credentials, the fakes' URLs).
+ */
+export async function serveProvider(spec: ResourceSpec, hostEnv: Record<string, string | undefined>): Promise<ServedProvider> {
+  const serialized = serializeResource(spec);
+  return { ...serialized, host: await startProviderHost(hostEnv) };
+}
+
+/** Closes provider hosts and stops fakes, in the order given, skipping any a failed set-up never created. */
+export async function closeAll(...items: Array<{ close(): Promise<void> } | { stop(): Promise<void> } | undefined>): Promise<void> {
+  for (const item of items) {
+    if (!item) continue;
+    if ("close" in item) await item.close();
+    else await item.stop();
+  }
 }

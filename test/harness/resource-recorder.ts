@@ -1,9 +1,10 @@
 /**
  * Records what a component registers under Pulumi's mock runtime, including the resource options the mocks' own
  * `newResource` does not see (additionalSecretOutputs, protect, parent, dependencies), by wrapping the mock monitor.
- * Call `recordResources` after `setMocks` and before importing the component.
+ * Call `recordResources` (or `useRecorder`, which does it in a hook) before importing the component.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, beforeEach } from "vitest";
 
 export interface Registration {
   type: string;
@@ -31,15 +32,14 @@ export interface Recorder {
   reset(): void;
 }
 
-/**
- * Mocks whose resources echo their inputs merged with `outputs(type, name, inputs)`, and whose invokes answer from
- * `invoke(token, inputs)`; an invoke without an answer fails the test.
- */
-export async function recordResources(spec: {
+export interface RecordSpec {
   stack: string;
-  outputs?: (type: string, name: string, inputs: Record<string, any>) => Record<string, unknown>;
+  /** Outputs merged over the echoed inputs; a key set to undefined is left out of the state. */
+  outputs?: (type: string, name: string, inputs: Record<string, any>) => Record<string, unknown> | undefined;
   invoke?: (token: string, inputs: Record<string, any>) => Record<string, unknown> | undefined;
-}): Promise<Recorder> {
+}
+
+function newRecorder(): Recorder {
   const recorder: Recorder = {
     registrations: [],
     invocations: [],
@@ -54,13 +54,43 @@ export async function recordResources(spec: {
       recorder.invocations.length = 0;
     },
   };
+  return recorder;
+}
+
+/**
+ * Mocks whose resources echo their inputs merged with `outputs(type, name, inputs)`, and whose invokes answer from
+ * `invoke(token, inputs)`; an invoke without an answer fails the test.
+ */
+export async function recordResources(spec: RecordSpec): Promise<Recorder> {
+  const recorder = newRecorder();
+  await installMocks(recorder, spec);
+  return recorder;
+}
+
+/**
+ * A component test's usual set-up, as hooks: before the file, `env` is set and the mocks record (import the component
+ * in a `beforeAll` registered after this call, so it loads under the mocks); before each test, the record is cleared.
+ */
+export function useRecorder(spec: RecordSpec & { env?: Record<string, string> }): Recorder {
+  const recorder = newRecorder();
+  beforeAll(async () => {
+    Object.assign(process.env, spec.env);
+    await installMocks(recorder, spec);
+  });
+  beforeEach(() => recorder.reset());
+  return recorder;
+}
+
+async function installMocks(recorder: Recorder, spec: RecordSpec): Promise<void> {
   const options = new Map<string, Omit<Registration, "inputs" | "provider">>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const opts = options.get(`${args.type}::${args.name}`)!;
         recorder.registrations.push({ ...opts, inputs: args.inputs, provider: args.provider ?? "" });
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...(spec.outputs?.(args.type, args.name, args.inputs) ?? {}) } };
+        const state: Record<string, unknown> = { ...args.inputs, ...(spec.outputs?.(args.type, args.name, args.inputs) ?? {}) };
+        for (const [k, v] of Object.entries(state)) if (v === undefined) delete state[k];
+        return { id: `${args.name}-id`, state };
       },
       call(args) {
         recorder.invocations.push({ token: args.token, inputs: args.inputs, provider: args.provider });
@@ -86,7 +116,16 @@ export async function recordResources(spec: {
     });
     return register(req, cb);
   };
-  return recorder;
+}
+
+/**
+ * Resolves once every registration and invoke started so far has been answered: Pulumi's own queue of outstanding
+ * RPCs is empty. Use it to assert that something was NOT registered (a constructor that throws before declaring
+ * anything) without sleeping a guessed time.
+ */
+export function idle(): Promise<void> {
+  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+  return settings.waitForRPCs();
 }
 
 /**
