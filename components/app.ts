@@ -144,8 +144,8 @@ export class App extends pulumi.ComponentResource {
   readonly machines: pulumi.Output<Array<{ id: string; image: string }>>;
 
   constructor(name: string, args: AppArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(__pulumiType, name, {}, opts);
     validateAppArgs(args);
+    super(__pulumiType, name, {}, opts);
 
     this.flyApp = new FlyApp(`${name}-app`, { name: args.appName, org: args.org }, { parent: this, protect: args.protect });
     this.secrets = args.stagedSecrets === undefined ? undefined : this.createSecrets(name, args);

@@ -80,9 +80,9 @@ export class Database extends pulumi.ComponentResource {
   public readonly databaseName: pulumi.Output<string>;
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("renewa:fly:Database", name, {}, opts);
     const problems = validateDatabaseArgs(args);
     if (problems.length) throw new Error(`Database "${name}":\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super("renewa:fly:Database", name, {}, opts);
 
     if (args.kind === "pr") {
       const db = this.createPrDatabase(name, args);

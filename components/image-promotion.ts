@@ -82,8 +82,8 @@ export class ImagePromotion extends pulumi.ComponentResource {
   public readonly override: pulumi.Output<boolean>;
 
   constructor(name: string, args: ImagePromotionArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("renewa:release:ImagePromotion", name, {}, opts);
     validateArgs(args);
+    super("renewa:release:ImagePromotion", name, {}, opts);
 
     const from = args.promoteFrom;
     // Production reads staging even when pinned: the gate applies to every digest production deploys.

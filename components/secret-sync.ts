@@ -73,9 +73,9 @@ export class SecretSync extends pulumi.ComponentResource {
   public readonly secretsHash: pulumi.Output<string>;
 
   constructor(name: string, args: SecretSyncArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("renewa:infisical:SecretSync", name, {}, opts);
     const problems = validateSecretSyncArgs(args);
     if (problems.length) throw new Error(`SecretSync "${name}":\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super("renewa:infisical:SecretSync", name, {}, opts);
 
     const secrets = this.createSecrets(name, args);
     const connection = this.createConnection(name, args);

@@ -64,8 +64,8 @@ describe("npm run preview-env", () => {
 
   it("--dry-run prints the plan and changes nothing", async () => {
     const { runner, out, deps } = setup({ "pr-42": {} });
-    await previewEnv(["up", "42", "--digest", A, "--dry-run"], deps);
-    await previewEnv(["destroy", "42", "--dry-run"], deps);
+    expect(await previewEnv(["up", "42", "--digest", A, "--dry-run"], deps)).toBe(0);
+    expect(await previewEnv(["destroy", "42", "--dry-run"], deps)).toBe(0);
     expect(out.text()).toContain(`1. pulumi config set renewa:imageDigest ${A} -s pr-42`);
     expect(out.text()).toContain("2. pulumi stack rm pr-42 (its config and history)");
     expect(runner.calls).toEqual([]);

@@ -66,7 +66,7 @@ describe("npm run promote", () => {
 
   it("--digest pins the target", async () => {
     const { runner, deps } = setup({ development: { outputs: { imageDigest: A } }, staging: {} });
-    await promote(["development", "staging", "--digest", B], deps);
+    expect(await promote(["development", "staging", "--digest", B], deps)).toBe(0);
     expect(runner.calls).toEqual([
       { op: "setConfig", stack: "staging", key: "renewa:imageDigest", value: B },
       { op: "up", stack: "staging" },
@@ -82,7 +82,7 @@ describe("npm run promote", () => {
 
   it("staging → production with a released digest deploys production", async () => {
     const { runner, out, deps } = setup({ staging: { outputs: { imageDigest: A, releasedDigests: [A] } }, production: {} });
-    await promote(["staging", "production"], deps);
+    expect(await promote(["staging", "production"], deps)).toBe(0);
     expect(runner.calls.map((c) => c.op)).toEqual(["up"]);
     expect(runner.stacks.get("production")!.outputs.imageDigest).toBe(A);
     expect(out.text()).toContain("npm run rollback -- production");

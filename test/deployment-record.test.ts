@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseRecord } from "../src/deployment-record-format";
 import { GithubIssuesFake, createGithubIssuesFake } from "./fakes/github-issues";
-import { ProviderHost, SerializedResource, serializeResource, startProviderHost } from "./harness/engine";
+import { ProviderHost, SerializedResource, closeAll, serializeResource, startProviderHost } from "./harness/engine";
 
 const TOKEN = "ghs_record-test-token-0123456789";
 const A = `sha256:${"a".repeat(64)}`;
@@ -43,10 +43,7 @@ beforeAll(async () => {
   host = await startProviderHost({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.fake.url });
 });
 
-afterAll(async () => {
-  await host.close();
-  await github.stop();
-});
+afterAll(() => closeAll(host, github));
 
 /** The fake's counters run for the whole file: `nth` for the next k calls of a route, and the log since a point. */
 const nthNext = (route: string, ...k: number[]) => k.map((i) => github.fake.calls(route).length + i);

@@ -40,8 +40,9 @@ describe("project files", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
     expect(pkg.dependencies["@pulumi/pulumi"]).toMatch(/^(~)?3\.248\.\d+$/);
     expect(pkg.engines.node).toBe(">=20");
-    for (const dep of ["@pulumi/command", "@pulumi/docker", "@pulumi/github", "@upstash/pulumi", "zod"]) expect(pkg.dependencies[dep]).toBeDefined();
-    for (const dep of ["vitest", "typescript", "ts-node"]) expect(pkg.devDependencies[dep]).toBeDefined();
+    const version = /^[~^]?\d+\.\d+\.\d+$/;
+    for (const dep of ["@pulumi/command", "@pulumi/docker", "@pulumi/github", "@upstash/pulumi", "zod"]) expect(pkg.dependencies[dep], dep).toMatch(version);
+    for (const dep of ["vitest", "typescript", "ts-node"]) expect(pkg.devDependencies[dep], dep).toMatch(version);
     const lock = JSON.parse(fs.readFileSync(path.join(root, "package-lock.json"), "utf8"));
     expect(lock.packages["node_modules/@pulumi/pulumi"].version).toMatch(/^3\.248\./);
   });

@@ -42,16 +42,34 @@ describe("Fly Machines client", () => {
 
   it("loops the wait endpoint (408 = not yet) up to the caller's deadline", async () => {
     process.env.FLY_API_TOKEN = "fm2_abc123";
-    const client = createFlyMachinesClient({ baseUrl: fly.url, timeScale: 0.001 });
+    // The client's clock moves only by what the fake made it wait (a Fly second lasts 1 ms here), so how many calls
+    // fit before the deadline does not depend on how fast this machine is.
+    let clock = 0;
+    const timeouts: number[] = [];
+    const client = createFlyMachinesClient({
+      baseUrl: fly.url,
+      timeScale: 0.001,
+      now: () => clock,
+      fetch: async (url, init) => {
+        const res = await fetch(url, init);
+        const u = new URL(String(url));
+        if (u.pathname.endsWith("/wait")) {
+          timeouts.push(Number(u.searchParams.get("timeout")));
+          if (res.status === 408) clock += timeouts.at(-1)!;
+        }
+        return res;
+      },
+    });
     const m = fly.addMachine(APP, { image: imageRef(1) }, "stopped");
-    // A Fly second lasts 1 ms here, so each wait call blocks at most 60 ms: 150 ms takes three calls.
-    const err = await client.waitForState(APP, m.id, "started", Date.now() + 150).catch((e) => e);
+    // Each wait call blocks at most 60 Fly seconds: a 150 s deadline takes three calls, the last one shortened.
+    const err = await client.waitForState(APP, m.id, "started", clock + 150).catch((e) => e);
     expect(err).toMatchObject({ name: "WaitTimeoutError", machineId: m.id, state: "started" });
+    expect(timeouts).toEqual([60, 60, 30]);
     const waits = fly.fake.calls("GET /v1/apps/:app/machines/:id/wait");
-    expect(waits.length).toBe(3);
-    expect(waits.every((w) => w.status === 408)).toBe(true);
+    expect(waits.map((w) => w.status)).toEqual([408, 408, 408]);
     await client.startMachine(APP, m.id);
-    await client.waitForState(APP, m.id, "started", Date.now() + 1000);
+    await client.waitForState(APP, m.id, "started", clock + 1000);
+    expect(fly.fake.calls("GET /v1/apps/:app/machines/:id/wait").at(-1)!.status).toBe(200);
     expect(fly.machines(APP).find((x) => x.id === m.id)!.state).toBe("started");
   });
 

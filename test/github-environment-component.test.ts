@@ -120,7 +120,17 @@ describe("GithubEnvironment", () => {
   it("keeps every child under the component with a prefixed name", async () => {
     await settle(new gh.GithubEnvironment("dev2-github", { ...base, environment: "development", manageRepository: true }));
     const children = recorder.registrations.filter((r) => r.type !== "renewa:github:Environment");
-    expect(children.length).toBeGreaterThan(5);
+    expect(children.map((c) => c.name).sort()).toEqual([
+      "dev2-github-deployment-record-label",
+      "dev2-github-environment",
+      "dev2-github-fly-api-token",
+      "dev2-github-fly-mpg-token",
+      "dev2-github-pr-preview-environment",
+      "dev2-github-pr-preview-fly-api-token",
+      "dev2-github-pr-preview-fly-mpg-token",
+      "dev2-github-provider",
+      "dev2-github-ruleset",
+    ]);
     for (const child of children) {
       expect(child.name.startsWith("dev2-github-")).toBe(true);
       expect(child.parent).toContain("renewa:github:Environment::dev2-github");

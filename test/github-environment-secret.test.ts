@@ -3,7 +3,7 @@
  * the GitHub fake. Three provider processes model three `pulumi up` runs: with the value, with a new value, without.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
+import { ProviderHost, closeAll, serializeResource, startProviderHost } from "./harness/engine";
 import { createGithubFake, GithubFakeState } from "./fakes/github";
 import { HttpFake } from "./fakes/http-fake";
 
@@ -39,10 +39,7 @@ beforeAll(async () => {
   [withValue, withNewValue, withoutValue] = await Promise.all([startHost(VALUE_1), startHost(VALUE_2), startHost(undefined)]);
 });
 
-afterAll(async () => {
-  await Promise.all([withValue, withNewValue, withoutValue].map((h) => h?.close()));
-  await fake?.stop();
-});
+afterAll(() => closeAll(withValue, withNewValue, withoutValue, fake));
 
 beforeEach(() => {
   state.secrets.clear();

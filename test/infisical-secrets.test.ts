@@ -4,7 +4,7 @@
  * auth, the v3 fallback, retries, and no value anywhere but Infisical.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
+import { ProviderHost, closeAll, serveProvider, startProviderHost } from "./harness/engine";
 import { createInfisicalFake, InfisicalState } from "./fakes/infisical";
 import { HttpFake } from "./fakes/http-fake";
 
@@ -32,21 +32,20 @@ function seedHumanSecrets(except: string[] = []): void {
 
 beforeAll(async () => {
   ({ fake, state } = await createInfisicalFake({ tokens: [TOKEN], universalAuth: { clientId: "ua-client", clientSecret: "sentinel-ua-secret-77" } }));
-  provider = serializeResource({
-    module: "src/providers/infisical-secrets.ts",
-    exportName: "InfisicalSecrets",
-    name: "env-secrets-secrets",
-    args: { project: "renewa-one", environment: "prod", secrets: SECRETS },
-    secretArgs: ["secrets"],
-    stack: "production",
-    env: { INFISICAL_TOKEN: TOKEN, INFISICAL_CLIENT_SECRET: "sentinel-ua-secret-77" },
-  }).provider;
-  host = await startProviderHost({ INFISICAL_TOKEN: TOKEN, INFISICAL_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
+  ({ provider, host } = await serveProvider(
+    {
+      module: "src/providers/infisical-secrets.ts",
+      exportName: "InfisicalSecrets",
+      name: "env-secrets-secrets",
+      args: { project: "renewa-one", environment: "prod", secrets: SECRETS },
+      secretArgs: ["secrets"],
+      stack: "production",
+      env: { INFISICAL_TOKEN: TOKEN, INFISICAL_CLIENT_SECRET: "sentinel-ua-secret-77" },
+    },
+    { INFISICAL_TOKEN: TOKEN, INFISICAL_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" },
+  ));
 });
-afterAll(async () => {
-  await host?.close();
-  await fake?.stop();
-});
+afterAll(() => closeAll(host, fake));
 beforeEach(() => {
   state.folders.clear();
   fake.clearFaults();
@@ -73,13 +72,14 @@ describe("InfisicalSecrets provider", () => {
   it("check (so preview) fails on missing human-managed secrets, listing names and the fix, never a value", async () => {
     folder().delete("BIRD_API_KEY");
     folder().delete("SEVDESK_API_TOKEN");
+    const batches = fake.calls(BATCH).length;
     const err: Error = await host.call(provider, "check", {}, INPUTS).catch((e) => e);
     expect(err.message).toContain('Infisical is missing 2 required secret(s) for stack "production": BIRD_API_KEY, SEVDESK_API_TOKEN');
     expect(err.message).toContain(`project "renewa-one" (id ${PROJECT_ID}), environment "prod", path "/"`);
     expect(err.message).toContain(`infisical secrets set <NAME>=<value> --projectId ${PROJECT_ID} --env prod --path /`);
     expect(err.message).not.toContain("SENTINELVALUE");
     await expect(host.call(provider, "create", INPUTS)).rejects.toThrow(/BIRD_API_KEY, SEVDESK_API_TOKEN/);
-    expect(fake.calls(BATCH)).toHaveLength(0);
+    expect(fake.calls(BATCH)).toHaveLength(batches);
     // The names were listed without asking for values.
     expect(fake.calls("GET /api/v4/secrets").every((c) => c.status === 200)).toBe(true);
   });
@@ -168,16 +168,17 @@ describe("InfisicalSecrets provider", () => {
   });
 
   it("logs in with universal auth when no access token is given", async () => {
-    const ua = await startProviderHost({ INFISICAL_CLIENT_ID: "ua-client", INFISICAL_CLIENT_SECRET: "sentinel-ua-secret-77", INFISICAL_API_URL: fake.url });
+    const [ua, bad] = await Promise.all([
+      startProviderHost({ INFISICAL_CLIENT_ID: "ua-client", INFISICAL_CLIENT_SECRET: "sentinel-ua-secret-77", INFISICAL_API_URL: fake.url }),
+      startProviderHost({ INFISICAL_API_URL: fake.url }),
+    ]);
     try {
       await ua.call(provider, "create", INPUTS);
       expect(fake.calls("POST /api/v1/auth/universal-auth/login").at(-1)!.body).toEqual({ clientId: "ua-client", clientSecret: "sentinel-ua-secret-77" });
       expect(fake.calls(BATCH).at(-1)!.headers.authorization).toMatch(/^Bearer ua-token-/);
-      const bad = await startProviderHost({ INFISICAL_API_URL: fake.url });
       await expect(bad.call(provider, "create", INPUTS)).rejects.toThrow(/INFISICAL_CLIENT_ID is not set.*or export INFISICAL_TOKEN instead/);
-      await bad.close();
     } finally {
-      await ua.close();
+      await closeAll(ua, bad);
     }
   });
 

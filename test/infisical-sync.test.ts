@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHash } from "crypto";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
+import { ProviderHost, closeAll, serializeResources, startProviderHost } from "./harness/engine";
 import { createInfisicalFake, InfisicalState } from "./fakes/infisical";
 import { HttpFake } from "./fakes/http-fake";
 
@@ -38,21 +38,22 @@ const syncInputs = (connectionId: string, secretsVersion = "v1") => ({
 beforeAll(async () => {
   ({ fake, state } = await createInfisicalFake({ tokens: [TOKEN] }));
   const env = { INFISICAL_TOKEN: TOKEN, FLY_API_TOKEN: FLY_TOKEN };
-  connProvider = serializeResource({ module: "src/providers/infisical-app-connection.ts", exportName: "InfisicalFlyConnection", name: "s-connection", args: { name: APP }, stack: "staging", env }).provider;
-  syncProvider = serializeResource({
-    module: "src/providers/infisical-sync.ts",
-    exportName: "InfisicalFlySync",
-    name: "s-sync",
-    args: { name: APP, project: "renewa-one", environment: "staging", connectionId: "c", appName: APP, secretsVersion: "v1" },
-    stack: "staging",
+  [connProvider, syncProvider] = serializeResources(
+    [
+      { module: "src/providers/infisical-app-connection.ts", exportName: "InfisicalFlyConnection", name: "s-connection", args: { name: APP }, stack: "staging" },
+      {
+        module: "src/providers/infisical-sync.ts",
+        exportName: "InfisicalFlySync",
+        name: "s-sync",
+        args: { name: APP, project: "renewa-one", environment: "staging", connectionId: "c", appName: APP, secretsVersion: "v1" },
+        stack: "staging",
+      },
+    ],
     env,
-  }).provider;
+  ).map((s) => s.provider);
   host = await startProviderHost({ ...env, INFISICAL_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
 });
-afterAll(async () => {
-  await host?.close();
-  await fake?.stop();
-});
+afterAll(() => closeAll(host, fake));
 beforeEach(() => {
   state.folders.clear();
   state.connections.clear();

@@ -4,8 +4,8 @@
  * deletes anything.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
-import { createFlyPostgresFake, FlyPostgresState } from "./fakes/fly-postgres";
+import { ProviderHost, closeAll } from "./harness/engine";
+import { FlyPostgresState, resetMpg, startMpgProvider } from "./fakes/fly-postgres";
 import { HttpFake } from "./fakes/http-fake";
 
 const TOKEN = "fm2_sentinel-mpg-backup-token-0d2e";
@@ -21,26 +21,14 @@ let provider: string;
 let host: ProviderHost;
 
 beforeAll(async () => {
-  ({ fake, state } = await createFlyPostgresFake({ authorization: `FlyV1 ${TOKEN}`, backupPolls: 3 }));
-  provider = serializeResource({
-    module: "src/providers/mpg-backup.ts",
-    exportName: "MpgBackup",
-    name: "db-backup",
-    args: { clusterId: CLUSTER, migrationsHash: HASH_A },
-    stack: "production",
-    env: { FLY_API_TOKEN: TOKEN },
-  }).provider;
-  host = await startProviderHost({ FLY_API_TOKEN: TOKEN, FLY_MACHINES_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
+  ({ fake, state, provider, host } = await startMpgProvider(
+    TOKEN,
+    { module: "src/providers/mpg-backup.ts", exportName: "MpgBackup", name: "db-backup", args: { clusterId: CLUSTER, migrationsHash: HASH_A }, stack: "production" },
+    { backupPolls: 3 },
+  ));
 });
-afterAll(async () => {
-  await host?.close();
-  await fake?.stop();
-});
-beforeEach(() => {
-  state.clusters.clear();
-  state.addCluster({ id: CLUSTER });
-  fake.clearFaults();
-});
+afterAll(() => closeAll(host, fake));
+beforeEach(() => resetMpg(fake, state, CLUSTER));
 
 describe("MpgBackup provider", () => {
   it("serializes without the token", () => expect(provider).not.toContain(TOKEN));

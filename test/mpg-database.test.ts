@@ -4,8 +4,8 @@
  * and a second destroy is fine.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
-import { createFlyPostgresFake, FlyPostgresState } from "./fakes/fly-postgres";
+import { ProviderHost, closeAll } from "./harness/engine";
+import { FlyPostgresState, resetMpg, startMpgProvider } from "./fakes/fly-postgres";
 import { HttpFake } from "./fakes/http-fake";
 
 const TOKEN = "fm2_sentinel-mpg-database-token-91ce";
@@ -34,26 +34,16 @@ async function up(olds: any, news: any): Promise<{ action: string; outs: any }> 
 }
 
 beforeAll(async () => {
-  ({ fake, state } = await createFlyPostgresFake({ authorization: `FlyV1 ${TOKEN}` }));
-  provider = serializeResource({
+  ({ fake, state, provider, host } = await startMpgProvider(TOKEN, {
     module: "src/providers/mpg-database.ts",
     exportName: "MpgDatabase",
     name: "db-pr-database",
     args: { clusterId: DEV, databaseName: "pr_42", username: "pr_42", migrationsHash: HASH_A },
     stack: "pr-42",
-    env: { FLY_API_TOKEN: TOKEN },
-  }).provider;
-  host = await startProviderHost({ FLY_API_TOKEN: TOKEN, FLY_MACHINES_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
+  }));
 });
-afterAll(async () => {
-  await host?.close();
-  await fake?.stop();
-});
-beforeEach(() => {
-  state.clusters.clear();
-  state.addCluster({ id: DEV });
-  fake.clearFaults();
-});
+afterAll(() => closeAll(host, fake));
+beforeEach(() => resetMpg(fake, state, DEV));
 
 describe("MpgDatabase provider (PR databases)", () => {
   it("serializes without the token", () => expect(provider).not.toContain(TOKEN));

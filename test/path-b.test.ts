@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFlyPostgresClient } from "../src/clients/fly-postgres";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
+import { ProviderHost, SerializedResource, closeAll, serializeResource, serializeResources, startProviderHost } from "./harness/engine";
 import { createFlyPostgresFake, FlyPostgresState } from "./fakes/fly-postgres";
 import { createInfisicalFake, InfisicalState } from "./fakes/infisical";
 import { HttpFake } from "./fakes/http-fake";
@@ -23,24 +23,36 @@ let mpg: FlyPostgresState;
 let infisical: InfisicalState;
 let host: ProviderHost;
 const env = { FLY_API_TOKEN: FLY_TOKEN, INFISICAL_TOKEN: INF_TOKEN };
-
-function serialize(module: string, exportName: string, args: Record<string, unknown>, secretArgs?: string[]) {
-  const { provider, inputs } = serializeResource({ module, exportName, name: `prod-${exportName}`, args, secretArgs, stack: "production", env });
-  const { __provider: _p, ...news } = inputs;
-  return { provider, news };
-}
+const clusterSpec = (clusterId: string) => ({ module: "src/providers/mpg-cluster.ts", exportName: "MpgCluster", name: "prod-MpgCluster", args: { clusterId, org: "renewa" }, stack: "production" });
+// The program's resources before the restore, serialized in one process as one `pulumi up` would.
+let cluster: SerializedResource;
+let secrets: SerializedResource;
+let conn: SerializedResource;
+let sync: SerializedResource;
 
 beforeAll(async () => {
+  [cluster, secrets, conn, sync] = serializeResources(
+    [
+      clusterSpec(OLD),
+      { module: "src/providers/infisical-secrets.ts", exportName: "InfisicalSecrets", name: "prod-InfisicalSecrets", args: { project: "renewa-one", environment: "prod", secrets: {} }, secretArgs: ["secrets"], stack: "production" },
+      { module: "src/providers/infisical-app-connection.ts", exportName: "InfisicalFlyConnection", name: "prod-InfisicalFlyConnection", args: { name: APP }, stack: "production" },
+      {
+        module: "src/providers/infisical-sync.ts",
+        exportName: "InfisicalFlySync",
+        name: "prod-InfisicalFlySync",
+        args: { name: APP, project: "renewa-one", environment: "prod", connectionId: "x", appName: APP, secretsVersion: "x" },
+        stack: "production",
+      },
+    ],
+    env,
+  );
   ({ fake, state: mpg } = await createFlyPostgresFake({ authorization: `FlyV1 ${FLY_TOKEN}`, restorePolls: 3 }));
   ({ state: infisical } = await createInfisicalFake({ fake, tokens: [INF_TOKEN] }));
   host = await startProviderHost({ ...env, FLY_MACHINES_API_URL: fake.url, INFISICAL_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
   process.env.FLY_API_TOKEN = FLY_TOKEN;
   process.env.FLY_MACHINES_API_URL = fake.url;
 });
-afterAll(async () => {
-  await host?.close();
-  await fake?.stop();
-});
+afterAll(() => closeAll(host, fake));
 
 describe("Path B: re-point production at a restored cluster", () => {
   it("runs from `fly mpg restore` to the app holding the new DATABASE_URL, changing only what must change", async () => {
@@ -49,19 +61,15 @@ describe("Path B: re-point production at a restored cluster", () => {
     const folder = infisical.folder(PROJECT_ID, "prod", "/");
     for (const name of HUMAN) folder.set(name, `SENTINELVALUE-${name}`);
 
-    const cluster = serialize("src/providers/mpg-cluster.ts", "MpgCluster", { clusterId: OLD, org: "renewa" });
     const c1 = (await host.call(cluster.provider, "check", {}, cluster.news)).inputs;
     const clusterOuts = (await host.call(cluster.provider, "create", c1)).outs;
 
     const secretsOf = (outs: any) => ({ DATABASE_URL: outs.databaseUrl, DATABASE_URL_MIGRATION: outs.migrationDatabaseUrl, TIGRIS_SECRET_ACCESS_KEY: "tsec_SENTINELVALUE" });
-    const secrets = serialize("src/providers/infisical-secrets.ts", "InfisicalSecrets", { project: "renewa-one", environment: "prod", secrets: {} }, ["secrets"]);
     const s1 = (await host.call(secrets.provider, "check", {}, { ...secrets.news, secrets: secretsOf(clusterOuts) })).inputs;
     const secretsOuts = (await host.call(secrets.provider, "create", s1)).outs;
 
-    const conn = serialize("src/providers/infisical-app-connection.ts", "InfisicalFlyConnection", { name: APP });
     const connOuts = (await host.call(conn.provider, "create", (await host.call(conn.provider, "check", {}, conn.news)).inputs)).outs;
 
-    const sync = serialize("src/providers/infisical-sync.ts", "InfisicalFlySync", { name: APP, project: "renewa-one", environment: "prod", connectionId: "x", appName: APP, secretsVersion: "x" });
     const y1 = (await host.call(sync.provider, "check", {}, { ...sync.news, connectionId: connOuts.connectionId, secretsVersion: secretsOuts.secretsHash })).inputs;
     const created = await host.call(sync.provider, "create", y1);
     const syncOuts = created.outs;
@@ -74,7 +82,7 @@ describe("Path B: re-point production at a restored cluster", () => {
     expect(restored.status).toBe("creating");
 
     // 2. Pulumi.production.yaml gets renewa:mpgClusterId = the new id; `pulumi preview` shows one in-place update.
-    const repointed = serialize("src/providers/mpg-cluster.ts", "MpgCluster", { clusterId: restored.id, org: "renewa" });
+    const repointed = serializeResource({ ...clusterSpec(restored.id), env });
     const c2 = (await host.call(repointed.provider, "check", c1, repointed.news)).inputs;
     const changedInputs = Object.keys(c2).filter((k) => JSON.stringify(c2[k]) !== JSON.stringify(c1[k]));
     expect(changedInputs).toEqual(["clusterId"]);

@@ -3,14 +3,13 @@
  * provider's getRegistryImage invoke is answered by a fake Docker Registry v2 over HTTP, with the credentials the
  * component configured on its explicit docker provider, so a missing digest (or missing auth) really fails.
  */
-import { spawn } from "child_process";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ImagePromotionArgs } from "../components/image-promotion";
-import { ROOT, cleanEnv } from "./harness/engine";
+import { runTsAsync } from "./harness/engine";
 import { PromotionMockState, isSecret, promotionMocks, unsecret } from "./fakes/promotion-mocks";
 import { RegistryFake, createRegistryFake } from "./fakes/registry";
+import { idle } from "./harness/resource-recorder";
 
 const A = `sha256:${"a".repeat(64)}`;
 const B = `sha256:${"b".repeat(64)}`;
@@ -55,29 +54,34 @@ async function settle(p: InstanceType<typeof ImagePromotion>) {
   return { digest, imageRef, source, override };
 }
 
+type Outcome = { error?: string; digest?: string; lookups: string[] };
+
 /**
- * Runs a promotion that is expected to fail in its own process (see test/fixtures/promotion-program.ts). Spawned
- * asynchronously: the fake registry lives in this process and must keep answering while the child runs.
+ * Runs a promotion that is expected to fail in its own process (see test/fixtures/promotion-program.ts). Asynchronous:
+ * the fake registry lives in this process and must keep answering while the child runs.
  */
 async function runFailing(
   args: Partial<ImagePromotionArgs>,
   stackOutputs: Record<string, unknown> = {},
   env: Record<string, string> = { FLY_API_TOKEN: TOKEN },
-): Promise<{ error?: string; digest?: string; lookups: string[] }> {
-  const child = spawn(process.execPath, ["-r", path.join(ROOT, "src", "cli", "pulumi-ts-register.js"), path.join(ROOT, "test", "fixtures", "promotion-program.ts")], {
-    cwd: ROOT,
-    env: cleanEnv(env),
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  child.stdin.end(JSON.stringify({ registryUrl: registry.fake.url, stackOutputs, args: { ...base, ...args } }));
-  await new Promise((resolve) => child.on("close", resolve));
+): Promise<Outcome> {
+  const input = JSON.stringify({ registryUrl: registry.fake.url, stackOutputs, args: { ...base, ...args } });
+  const { stdout, stderr } = await runTsAsync("test/fixtures/promotion-program.ts", [], { input, env });
   const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
   if (!line) throw new Error(`promotion program printed no result:\n${stdout}\n${stderr}`);
   return JSON.parse(line.slice("RESULT ".length));
 }
+
+/** The failing promotions, each in its own process, started together once the registry is up; each test awaits its own. */
+let failing: Record<"missingDigest" | "noToken" | "unreleased", Promise<Outcome>>;
+beforeAll(() => {
+  failing = {
+    missingDigest: runFailing({ stack: "development", kind: "development", pinnedDigest: MISSING }),
+    noToken: runFailing({ stack: "development", kind: "development", pinnedDigest: A }, {}, {}),
+    unreleased: runFailing({ stack: "production", kind: "production", promoteFrom: "staging" }, { "organization/renewa-platform/staging": { imageDigest: A, releasedDigests: [B] } }),
+  };
+  for (const outcome of Object.values(failing)) outcome.catch(() => undefined); // awaited by its test
+});
 
 const base = { imageRepository: REPO, allowUnverified: false, project: "renewa-platform" } as const;
 let n = 0;
@@ -114,7 +118,7 @@ describe("ImagePromotion", () => {
   });
 
   it("a digest missing from the registry fails with the stack, the ref and what to check", async () => {
-    const out = await runFailing({ stack: "development", kind: "development", pinnedDigest: MISSING });
+    const out = await failing.missingDigest;
     expect(out.error).toMatch(
       new RegExp(`stack development: image registry.fly.io/${REPO}@${MISSING} \\(pinned\\) was not found.*404.*Check the digest for typos`, "s"),
     );
@@ -122,16 +126,13 @@ describe("ImagePromotion", () => {
   });
 
   it("without FLY_API_TOKEN the registry check fails before calling the registry, saying what to export", async () => {
-    const out = await runFailing({ stack: "development", kind: "development", pinnedDigest: A }, {}, {});
+    const out = await failing.noToken;
     expect(out.error).toMatch(/cannot check that .* exists: FLY_API_TOKEN is not set/);
     expect(out.lookups).toEqual([]);
   });
 
   it("production refuses a digest staging has not released, before asking the registry", async () => {
-    const out = await runFailing(
-      { stack: "production", kind: "production", promoteFrom: "staging" },
-      { "organization/renewa-platform/staging": { imageDigest: A, releasedDigests: [B] } },
-    );
+    const out = await failing.unreleased;
     expect(out.error).toMatch(/production refuses .*staging has not run it successfully/);
     expect(out.lookups).toEqual([]);
   });
@@ -153,10 +154,13 @@ describe("ImagePromotion", () => {
     expect(state.lookups).toEqual([]);
   });
 
-  it("validates args before declaring anything", () => {
+  it("validates args before declaring any child or asking the registry", async () => {
     expect(() => make({ stack: "staging", kind: "staging" })).toThrow(/`promoteFrom` is unset but a staging stack promotes from development/);
     expect(() => make({ stack: "development", kind: "development", pinnedDigest: "latest" })).toThrow(/`pinnedDigest` "latest"/);
-    expect(state.resources).toEqual([]);
+    await idle();
+    // The component registers itself (super) before it validates; nothing under it is declared.
+    expect(state.resources.filter((r) => r.type !== "renewa:release:ImagePromotion")).toEqual([]);
+    expect(state.lookups).toEqual([]);
   });
 
   it("children are parented and prefixed with the component's name", async () => {

@@ -4,14 +4,23 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { SynthResource, SynthResult } from "../src/synth";
-import { runTs } from "./harness/engine";
+import { runTsAsync } from "./harness/engine";
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const OLD_DIGEST = `sha256:${"cd".repeat(32)}`;
 
-function synth(stack: string, args: string[] = [], env: Record<string, string> = {}, typeCheck = false): SynthResult {
-  const res = runTs("src/cli/synth.ts", [stack, "--json", ...args], { env, typeCheck });
-  if (res.status !== 0) throw new Error(`synth ${stack} failed (${res.status}):\n${res.stderr}\n${res.stdout}`);
+type Run = { status: number; stdout: string; stderr: string };
+
+/** Runs the synth command (a separate process, as `npm run synth`) without waiting for it. */
+function run(args: string[], env: Record<string, string> = {}, typeCheck = false): Promise<Run> {
+  const running = runTsAsync("src/cli/synth.ts", args, { env, typeCheck });
+  running.catch(() => undefined); // awaited by its test; this only keeps an early failure from counting as unhandled
+  return running;
+}
+
+async function synth(running: Promise<Run>): Promise<SynthResult> {
+  const res = await running;
+  if (res.status !== 0) throw new Error(`synth failed (${res.status}):\n${res.stderr}\n${res.stdout}`);
   return JSON.parse(res.stdout.slice(res.stdout.indexOf("\n{") + 1)) as SynthResult;
 }
 
@@ -23,17 +32,31 @@ const byName = (r: SynthResult, name: string): SynthResource => {
 const types = (r: SynthResult) => r.resources.map((x) => x.type);
 
 const stacks: Record<string, SynthResult> = {};
+const SENTINELS = { FLY_API_TOKEN: "SENTINEL_FLY_0451", GITHUB_TOKEN: "SENTINEL_GH_0451", INFISICAL_TOKEN: "SENTINEL_INF_0451", UPSTASH_API_KEY: "SENTINEL_UP_0451" };
+/** The runs of single tests, started with the stacks' so that they use every core; each test awaits its own. */
+let runs: Record<"typeChecked" | "noDigest" | "badConfig" | "unknownStack" | "withSentinels" | "repointed" | "migrations" | "missingMigrations", Promise<Run>>;
 
-beforeAll(() => {
-  stacks.development = synth("development", ["--config", `renewa:imageDigest=${DIGEST}`]);
-  stacks.staging = synth("staging", ["--stack-output", `development.imageDigest=${DIGEST}`]);
-  stacks.production = synth("production", [
-    "--stack-output",
-    `staging.imageDigest=${DIGEST}`,
-    "--stack-output",
-    `staging.releasedDigests=["${DIGEST}","${OLD_DIGEST}"]`,
-  ]);
-  stacks["pr-42"] = synth("pr-42", ["--config", `renewa:imageDigest=${DIGEST}`, "--stack-output", "development.databaseClusterId=cluster-dev-1"]);
+beforeAll(async () => {
+  const base = {
+    development: run(["development", "--json", "--config", `renewa:imageDigest=${DIGEST}`]),
+    staging: run(["staging", "--json", "--stack-output", `development.imageDigest=${DIGEST}`]),
+    production: run(["production", "--json", "--stack-output", `staging.imageDigest=${DIGEST}`, "--stack-output", `staging.releasedDigests=["${DIGEST}","${OLD_DIGEST}"]`]),
+    "pr-42": run(["pr-42", "--json", "--config", `renewa:imageDigest=${DIGEST}`, "--stack-output", "development.databaseClusterId=cluster-dev-1"]),
+  };
+  runs = {
+    typeChecked: run(["staging", "--json", "--stack-output", `development.imageDigest=${DIGEST}`], {}, true),
+    noDigest: run(["development", "--json"]),
+    badConfig: run(["staging", "--json", "--config", "renewa:imageDigest=v1.4.2", "--config", "renewa:region=ams"]),
+    unknownStack: run(["prod"]),
+    withSentinels: run(
+      ["production", "--json", "--with-providers", "--stack-output", `staging.imageDigest=${DIGEST}`, "--stack-output", `staging.releasedDigests=["${DIGEST}"]`],
+      SENTINELS,
+    ),
+    repointed: run(["staging", "--json", "--stack-output", `development.imageDigest=${DIGEST}`, "--config", "renewa:mpgClusterId=renewa-staging-restored"]),
+    migrations: run(["staging", "--json", "--stack-output", `development.imageDigest=${DIGEST}`, "--config", "renewa:migrationsDir=test/fixtures/migrations"]),
+    missingMigrations: run(["staging", "--config", "renewa:migrationsDir=../nowhere/migrations"]),
+  };
+  for (const [stack, running] of Object.entries(base)) stacks[stack] = await synth(running);
 }, 120_000);
 
 describe.each(["development", "staging", "production", "pr-42"])("stack %s", (stack) => {
@@ -148,20 +171,20 @@ describe("stack differences", () => {
 });
 
 describe("the entry point", () => {
-  it("loads and type-checks through Pulumi's own ts-node registration (no transpile-only)", () => {
-    const r = synth("staging", ["--stack-output", `development.imageDigest=${DIGEST}`], {}, true);
+  it("loads and type-checks through Pulumi's own ts-node registration (no transpile-only)", async () => {
+    const r = await synth(runs.typeChecked);
     expect(r.outputs.appName).toBe("renewa-app-staging");
   });
 
-  it("with no digest configured deploys nothing new: the release keeps the running image", () => {
-    const r = synth("development");
+  it("with no digest configured deploys nothing new: the release keeps the running image", async () => {
+    const r = await synth(runs.noDigest);
     expect(byName(r, "renewa-app-release").inputs.image).toBeUndefined();
     // Which image runs is known only to the release (it keeps the live one), so nothing is made up here.
     expect(r.outputs.imageRef).toBe("(known after deploy)");
   });
 
-  it("stops on bad config before any resource is registered, naming stack, key and value", () => {
-    const res = runTs("src/cli/synth.ts", ["staging", "--json", "--config", "renewa:imageDigest=v1.4.2", "--config", "renewa:region=ams"]);
+  it("stops on bad config before any resource is registered, naming stack, key and value", async () => {
+    const res = await runs.badConfig;
     expect(res.status).toBe(1);
     expect(res.stdout).toBe("");
     expect(res.stderr).toContain('Invalid configuration for stack "staging" (Pulumi.staging.yaml):');
@@ -169,21 +192,20 @@ describe("the entry point", () => {
     expect(res.stderr).toContain('renewa:region = "ams": expected "fra"');
   });
 
-  it("refuses an unknown stack name", () => {
-    const res = runTs("src/cli/synth.ts", ["prod"]);
+  it("refuses an unknown stack name", async () => {
+    const res = await runs.unknownStack;
     expect(res.status).toBe(1);
     expect(res.stderr).toContain('stack "prod": not a stack of this program; allowed: development, staging, production, or pr-<N>');
   });
 
-  it("needs no credentials, and no credential in the environment reaches a serialized provider or an input", () => {
-    const sentinels = { FLY_API_TOKEN: "SENTINEL_FLY_0451", GITHUB_TOKEN: "SENTINEL_GH_0451", INFISICAL_TOKEN: "SENTINEL_INF_0451", UPSTASH_API_KEY: "SENTINEL_UP_0451" };
-    const r = synth("production", ["--with-providers", "--stack-output", `staging.imageDigest=${DIGEST}`, "--stack-output", `staging.releasedDigests=["${DIGEST}"]`], sentinels);
+  it("needs no credentials, and no credential in the environment reaches a serialized provider or an input", async () => {
+    const r = await synth(runs.withSentinels);
     const providers = r.resources.filter((x) => x.provider);
     expect(providers.length).toBeGreaterThanOrEqual(8);
     // Each provider's text is stored in state with every resource; a capture that drags in a whole library shows here.
     for (const p of providers) expect(p.provider!.length, p.name).toBeLessThan(150_000);
     const text = JSON.stringify(r);
-    for (const v of Object.values(sentinels)) expect(text).not.toContain(v);
+    for (const v of Object.values(SENTINELS)) expect(text).not.toContain(v);
   });
 });
 
@@ -203,9 +225,8 @@ describe("ordering", () => {
 });
 
 describe("Path B preview", () => {
-  it("changing renewa:mpgClusterId changes only the cluster reference and the databaseClusterId output", () => {
-    const args = ["--stack-output", `development.imageDigest=${DIGEST}`];
-    const after = synth("staging", [...args, "--config", "renewa:mpgClusterId=renewa-staging-restored"]);
+  it("changing renewa:mpgClusterId changes only the cluster reference and the databaseClusterId output", async () => {
+    const after = await synth(runs.repointed);
     const before = stacks.staging;
     const changed = after.resources
       .filter((x) => JSON.stringify(x.inputs) !== JSON.stringify(before.resources.find((b) => b.name === x.name)?.inputs))
@@ -218,8 +239,8 @@ describe("Path B preview", () => {
 });
 
 describe("migrations", () => {
-  it("with a migrations folder, takes a pre-deploy backup keyed by its content hash and feeds its id to the release and the record", () => {
-    const r = synth("staging", ["--stack-output", `development.imageDigest=${DIGEST}`, "--config", "renewa:migrationsDir=test/fixtures/migrations"]);
+  it("with a migrations folder, takes a pre-deploy backup keyed by its content hash and feeds its id to the release and the record", async () => {
+    const r = await synth(runs.migrations);
     const backup = byName(r, "renewa-db-backup");
     expect(backup.type).toBe("pulumi-nodejs:dynamic/fly:MpgBackup");
     expect(backup.inputs).toMatchObject({ clusterId: "renewa-staging-mpg", migrationsHash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
@@ -227,8 +248,8 @@ describe("migrations", () => {
     expect(byName(r, "renewa-app-release").inputs.backupId).toBe("(known after deploy)");
   });
 
-  it("a migrations folder that does not exist stops the run naming the stack and key", () => {
-    const res = runTs("src/cli/synth.ts", ["staging", "--config", "renewa:migrationsDir=../nowhere/migrations"]);
+  it("a migrations folder that does not exist stops the run naming the stack and key", async () => {
+    const res = await runs.missingMigrations;
     expect(res.status).toBe(1);
     expect(res.stderr).toContain('stack staging: renewa:migrationsDir = "../nowhere/migrations"');
     expect(res.stderr).toContain("cannot be read");

@@ -3,7 +3,7 @@
  * a plain Node process whose environment holds only the Fly token and the fake's URL.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ProviderHost, serializeResource, startProviderHost } from "./harness/engine";
+import { ProviderHost, closeAll, serveProvider, startProviderHost } from "./harness/engine";
 import { createFlyGraphqlFake, FlyGraphqlFakeState } from "./fakes/fly-graphql";
 import { HttpFake } from "./fakes/http-fake";
 
@@ -28,20 +28,13 @@ function operationsSince(start: number): string[] {
 
 beforeAll(async () => {
   ({ fake, state } = await createFlyGraphqlFake({ authorization: `FlyV1 ${TOKEN}` }));
-  provider = serializeResource({
-    module: "src/providers/tigris-bucket.ts",
-    exportName: "TigrisBucket",
-    name: "files",
-    args: INPUTS,
-    env: { FLY_API_TOKEN: TOKEN },
-  }).provider;
-  host = await startProviderHost({ FLY_API_TOKEN: TOKEN, FLY_API_URL: fake.url });
+  ({ provider, host } = await serveProvider(
+    { module: "src/providers/tigris-bucket.ts", exportName: "TigrisBucket", name: "files", args: INPUTS, env: { FLY_API_TOKEN: TOKEN } },
+    { FLY_API_TOKEN: TOKEN, FLY_API_URL: fake.url },
+  ));
 });
 
-afterAll(async () => {
-  await host?.close();
-  await fake?.stop();
-});
+afterAll(() => closeAll(host, fake));
 
 beforeEach(() => {
   state.addOns.clear();

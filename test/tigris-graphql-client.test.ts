@@ -73,6 +73,14 @@ describe("flyGraphql", () => {
     expect(err.message).toContain("Could not find AddOn at addOn [NOT_FOUND]; internal error at addOn.environment");
   });
 
+  it("keeps the token out of GraphQL errors that arrive with HTTP 200", async () => {
+    state.failOperation("addOn", [{ message: `token ${TOKEN} may not read add-ons`, path: ["addOn"] }]);
+    const err = await failure(flyGraphql(fast).request("TigrisAddOn", LOOKUP, { name: "x", provider: "tigris" }));
+    expect(err.message).toContain("token [redacted] may not read add-ons");
+    expect(JSON.stringify(graphqlErrors(err))).not.toContain(TOKEN);
+    expect(err.message).not.toContain(TOKEN);
+  });
+
   it("names the operation in HTTP errors too, without the token", async () => {
     const before = fake.calls(ROUTE).length;
     fake.inject({ route: ROUTE, nth: [before + 1], status: 401, body: { errors: [{ message: `bad token ${TOKEN}` }] } });

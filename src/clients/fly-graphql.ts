@@ -4,7 +4,7 @@
  * usually with HTTP 200) become the same ApiError, named after the operation. No Pulumi import: this runs inside
  * deserialized dynamic providers.
  */
-import { ApiError, HttpClientOptions, createHttpClient, isApiError } from "./http";
+import { ApiError, HttpClientOptions, createHttpClient, isApiError, redact, redactBody } from "./http";
 import { flyApiBaseUrl, flyAuthorization, flyErrorText } from "./fly-auth";
 
 export const FLY_GRAPHQL_SERVICE = "Fly GraphQL API";
@@ -102,13 +102,15 @@ export function flyGraphql(overrides: Partial<HttpClientOptions> = {}): FlyGraph
       }
       const errors = res.body?.errors;
       if (Array.isArray(errors) && errors.length > 0) {
+        // GraphQL reports failures with HTTP 200, past the transport's redaction of error responses.
+        const secrets = [flyAuthorization()];
         throw new ApiError({
           service: FLY_GRAPHQL_SERVICE,
           method: "POST",
           path: operationPath(operationName),
           status: res.status,
-          text: errors.map(describeError).join("; "),
-          body: { errors },
+          text: redact(errors.map(describeError).join("; "), secrets),
+          body: redactBody({ errors }, secrets),
           requestId: res.requestId,
         });
       }

@@ -137,7 +137,8 @@ function defaultErrorText(body: unknown): string | undefined {
   return undefined;
 }
 
-function redact(text: string, secrets: Array<string | undefined>): string {
+/** `text` with every given secret (and its bare token, without a `Bearer`/`FlyV1` scheme) replaced by `[redacted]`. */
+export function redact(text: string, secrets: Array<string | undefined>): string {
   let out = text;
   for (const secret of secrets) {
     if (!secret) continue;
@@ -148,7 +149,7 @@ function redact(text: string, secrets: Array<string | undefined>): string {
 }
 
 /** An error body with the secrets taken out; JSON bodies go through their text so nested fields are covered too. */
-function redactBody(body: unknown, secrets: Array<string | undefined>): unknown {
+export function redactBody(body: unknown, secrets: Array<string | undefined>): unknown {
   if (typeof body === "string") return redact(body, secrets);
   if (body === undefined || body === null || typeof body !== "object") return body;
   const text = JSON.stringify(body);

@@ -4,6 +4,7 @@
  * polls (and a 409 while one runs), and restore/fork that create a NEW cluster id. Mounts onto a given HttpFake so it
  * can share a server with the Machines fake.
  */
+import { ResourceSpec, ServedProvider, serveProvider } from "../harness/engine";
 import { FakeRequest, FakeResponse, HttpFake } from "./http-fake";
 
 export interface FakeMpgUser {
@@ -175,4 +176,26 @@ export async function createFlyPostgresFake(opts: FlyPostgresFakeOptions = {}): 
       return { status: 201, body: { data: view(copyCluster(c, req.body?.name ?? `${c.name}-fork`)) } };
     }));
   return { fake, state };
+}
+
+/**
+ * The MPG provider tests' set-up: the fake (every route requiring `FlyV1 <token>`), `resource`'s provider serialized
+ * with only the token in the program's environment, and a provider process holding the token and the fake's URL,
+ * with waits scaled down. Stop with `closeAll(host, fake)`.
+ */
+export async function startMpgProvider(
+  token: string,
+  resource: Omit<ResourceSpec, "env">,
+  fakeOptions: Omit<FlyPostgresFakeOptions, "fake" | "authorization"> = {},
+): Promise<ServedProvider & { fake: HttpFake; state: FlyPostgresState }> {
+  const { fake, state } = await createFlyPostgresFake({ authorization: `FlyV1 ${token}`, ...fakeOptions });
+  const served = await serveProvider({ ...resource, env: { FLY_API_TOKEN: token } }, { FLY_API_TOKEN: token, FLY_MACHINES_API_URL: fake.url, RENEWA_TIME_SCALE: "0.001" });
+  return { ...served, fake, state };
+}
+
+/** Between tests: no faults, and only the given clusters (fresh: ready, in fra, with fly-user and fly-db). */
+export function resetMpg(fake: HttpFake, state: FlyPostgresState, ...clusters: string[]): void {
+  fake.clearFaults();
+  state.clusters.clear();
+  for (const id of clusters) state.addCluster({ id });
 }

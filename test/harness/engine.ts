@@ -5,6 +5,7 @@
  * `@pulumi/pulumi/cmd/dynamic-provider` does.
  */
 import { ChildProcess, fork, spawn, spawnSync } from "child_process";
+import * as os from "os";
 import * as path from "path";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -39,10 +40,37 @@ export function runTs(
  * `runTs` without blocking this process: use it to run several programs at once, or a program that calls a fake
  * served by this process (which `runTs`, being synchronous, would deadlock).
  */
-export function runTsAsync(
+export async function runTsAsync(
   file: string,
   args: string[],
   opts: { input?: string; env?: Record<string, string | undefined>; typeCheck?: boolean } = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  await cores.acquire();
+  try {
+    return await spawnTs(file, args, opts);
+  } finally {
+    cores.release();
+  }
+}
+
+/** At most one program per core at a time: more only makes each slower, and a test's timeout may run out. */
+const cores = (() => {
+  let free = Math.max(1, os.availableParallelism());
+  const waiting: Array<() => void> = [];
+  return {
+    acquire: () => (free > 0 ? (free--, Promise.resolve()) : new Promise<void>((resolve) => waiting.push(resolve))),
+    release: () => {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    },
+  };
+})();
+
+function spawnTs(
+  file: string,
+  args: string[],
+  opts: { input?: string; env?: Record<string, string | undefined>; typeCheck?: boolean },
 ): Promise<{ status: number; stdout: string; stderr: string }> {
   const env = cleanEnv(opts.env);
   if (opts.typeCheck) env.PULUMI_NODEJS_TRANSPILE_ONLY = "false";
@@ -82,20 +110,39 @@ export interface ResourceSpec {
  * what the engine would get. Keys listed in `secretArgs` are wrapped in `pulumi.secret`.
  */
 export function serializeResource(spec: ResourceSpec): SerializedResource {
-  const input = JSON.stringify({
-    module: path.resolve(ROOT, spec.module),
-    export: spec.exportName,
-    name: spec.name,
-    args: spec.args,
-    secretArgs: spec.secretArgs,
-    stack: spec.stack,
+  return serializeResources([spec], spec.env)[0];
+}
+
+/**
+ * `serializeResource` for several resources of one stack in one process (a ts-node start-up costs most of a second):
+ * what one `pulumi up` of a program declaring them all would store.
+ */
+export function serializeResources(specs: Array<Omit<ResourceSpec, "env">>, env?: Record<string, string | undefined>): SerializedResource[] {
+  const input = JSON.stringify(
+    specs.map((spec) => ({
+      module: path.resolve(ROOT, spec.module),
+      export: spec.exportName,
+      name: spec.name,
+      args: spec.args,
+      secretArgs: spec.secretArgs,
+      stack: spec.stack,
+    })),
+  );
+  const res = runTs(path.join(ROOT, "test", "harness", "serialize-child.ts"), [], { input, env });
+  if (res.status !== 0) throw new Error(`serializing ${specs.map((s) => s.exportName).join(", ")} failed:\n${res.stderr}`);
+  const outs = JSON.parse(res.stdout) as Array<{ provider: unknown; inputs: Record<string, unknown> }>;
+  return outs.map((out) => {
+    const provider = unwrapSecret(out.provider);
+    if (typeof provider !== "string") throw new Error(`no serialized provider in inputs: ${JSON.stringify(out.provider)}`);
+    return { provider, inputs: out.inputs, news: engineInputs(out.inputs) };
   });
-  const res = runTs(path.join(ROOT, "test", "harness", "serialize-child.ts"), [], { input, env: spec.env });
-  if (res.status !== 0) throw new Error(`serializing ${spec.exportName} failed:\n${res.stderr}`);
-  const out = JSON.parse(res.stdout) as { provider: unknown; inputs: Record<string, unknown> };
-  const provider = unwrapSecret(out.provider);
-  if (typeof provider !== "string") throw new Error(`no serialized provider in inputs: ${JSON.stringify(out.provider)}`);
-  return { provider, inputs: out.inputs, news: engineInputs(out.inputs) };
+}
+
+function unwrapSecret(v: unknown): unknown {
+  if (v && typeof v === "object" && "value" in (v as object) && "4dabf18193072939515e22adb298388d" in (v as object)) {
+    return (v as { value: unknown }).value;
+  }
+  return v;
 }
 
 /**
@@ -105,13 +152,6 @@ export function serializeResource(spec: ResourceSpec): SerializedResource {
 export function engineInputs(inputs: Record<string, unknown>): Record<string, any> {
   const plain = Object.entries(inputs).filter(([k]) => k !== "__provider");
   return Object.fromEntries(plain.map(([k, v]) => [k, unwrapSecret(v)]));
-}
-
-function unwrapSecret(v: unknown): unknown {
-  if (v && typeof v === "object" && "value" in (v as object) && "4dabf18193072939515e22adb298388d" in (v as object)) {
-    return (v as { value: unknown }).value;
-  }
-  return v;
 }
 
 export interface ProviderHost {

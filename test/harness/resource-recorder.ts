@@ -34,6 +34,8 @@ export interface Recorder {
 
 export interface RecordSpec {
   stack: string;
+  /** Run as `pulumi preview` does (unknown outputs stay unknown); default false, as `pulumi up`. */
+  preview?: boolean;
   /** Outputs merged over the echoed inputs; a key set to undefined is left out of the state. */
   outputs?: (type: string, name: string, inputs: Record<string, any>) => Record<string, unknown> | undefined;
   invoke?: (token: string, inputs: Record<string, any>) => Record<string, unknown> | undefined;
@@ -101,7 +103,7 @@ async function installMocks(recorder: Recorder, spec: RecordSpec): Promise<void>
     },
     "renewa-platform",
     spec.stack,
-    false,
+    spec.preview ?? false,
   );
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: any, cb: unknown): unknown };
   const register = monitor.registerResource.bind(monitor);

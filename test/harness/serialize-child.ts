@@ -1,6 +1,7 @@
 // Runs in its own Node process, with ts-node registered the way `pulumi up` registers it. Constructs one dynamic
 // resource under Pulumi's mock runtime and prints what the engine would receive: the serialized provider text and the
-// resource's inputs. Spec on stdin: { module, export, name, args, secretArgs?, stack? }.
+// resource's inputs. Spec on stdin: { module, export, name, args, secretArgs?, stack? }, or an array of them (one
+// stack) to serialize several resources in one process; then it prints an array.
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -14,7 +15,8 @@ interface Spec {
 }
 
 async function main(): Promise<void> {
-  const spec = JSON.parse(fs.readFileSync(0, "utf8")) as Spec;
+  const input = JSON.parse(fs.readFileSync(0, "utf8")) as Spec | Spec[];
+  const specs = Array.isArray(input) ? input : [input];
   const registered: Array<{ type: string; name: string; inputs: Record<string, unknown> }> = [];
   await pulumi.runtime.setMocks(
     {
@@ -27,18 +29,23 @@ async function main(): Promise<void> {
       },
     },
     "renewa-platform",
-    spec.stack ?? "development",
+    specs[0]?.stack ?? "development",
     true,
   );
-  const mod = require(spec.module);
-  const Resource = mod[spec.export];
-  const args: Record<string, unknown> = { ...spec.args };
-  for (const key of spec.secretArgs ?? []) args[key] = pulumi.secret(args[key]);
-  const resource = new Resource(spec.name, args) as pulumi.CustomResource;
-  await new Promise<void>((resolve) => resource.urn.apply(() => resolve()));
-  const mine = registered.find((r) => r.name === spec.name);
-  if (!mine) throw new Error(`resource ${spec.name} was not registered`);
-  process.stdout.write(JSON.stringify({ provider: mine.inputs.__provider, inputs: mine.inputs }));
+  const out: Array<{ provider: unknown; inputs: Record<string, unknown> }> = [];
+  for (const spec of specs) {
+    if ((spec.stack ?? "development") !== (specs[0]?.stack ?? "development")) throw new Error("one batch serializes for one stack");
+    const mod = require(spec.module);
+    const Resource = mod[spec.export];
+    const args: Record<string, unknown> = { ...spec.args };
+    for (const key of spec.secretArgs ?? []) args[key] = pulumi.secret(args[key]);
+    const resource = new Resource(spec.name, args) as pulumi.CustomResource;
+    await new Promise<void>((resolve) => resource.urn.apply(() => resolve()));
+    const mine = registered.find((r) => r.name === spec.name);
+    if (!mine) throw new Error(`resource ${spec.name} was not registered`);
+    out.push({ provider: mine.inputs.__provider, inputs: mine.inputs });
+  }
+  process.stdout.write(JSON.stringify(Array.isArray(input) ? out : out[0]));
 }
 
 main().catch((err) => {
