@@ -48,29 +48,16 @@ export class Environment extends pulumi.ComponentResource {
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("renewa:platform:Environment", name, {}, opts);
     const c = args.config;
-    const isPr = c.kind === "pr";
 
     this.promotion = this.createPromotion(name, c);
     this.imageRef = this.promotion.digest.apply((d) => (d ? formatImageRef(c.imageRepository, d) : undefined));
-
-    this.database = new Database(
-      `${name}-db`,
-      {
-        kind: c.kind,
-        clusterId: isPr ? this.developmentStack(name, c).requireOutput("databaseClusterId") as pulumi.Output<string> : c.mpgClusterId!,
-        org: c.org,
-        prNumber: c.prNumber,
-        migrationsHash: args.migrationsHash,
-        protect: c.protect,
-      },
-      { parent: this },
-    );
+    this.database = this.createDatabase(name, c, args.migrationsHash);
     const storage = new Storage(`${name}-storage`, { bucketName: c.tigrisBucket, org: c.org, protect: c.protect }, { parent: this });
     const cache = new Cache(`${name}-cache`, { databaseName: c.upstashDatabase, protect: c.protect }, { parent: this });
     const infraSecrets = pulumi.secret(
       pulumi
         .all([this.database.databaseUrl, this.database.migrationDatabaseUrl, storage.secrets, cache.secrets])
-        .apply(([databaseUrl, migrationUrl, tigris, upstash]) => ({
+        .apply(([databaseUrl, migrationUrl, tigris, upstash]): Record<string, string> => ({
           DATABASE_URL: databaseUrl,
           DATABASE_URL_MIGRATION: migrationUrl,
           ...tigris,
@@ -81,62 +68,14 @@ export class Environment extends pulumi.ComponentResource {
     // The release must wait for the sync (new secrets land before machines roll), while the sync needs the app to
     // exist first; the app is created inside App before its release, so the sync is handed over once it exists.
     let handOverSync: (deps: pulumi.Resource[]) => void = () => undefined;
-    const releaseDependsOn = new Promise<pulumi.Resource[]>((resolve) => (handOverSync = resolve));
-
-    this.app = new App(
-      `${name}-app`,
-      {
-        appName: c.appName,
-        org: c.org,
-        region: c.region,
-        image: this.imageRef,
-        machine: c.machine,
-        machineCount: c.machineCount,
-        strategy: c.strategy,
-        maxUnavailable: c.maxUnavailable,
-        releaseCommand: c.releaseCommand,
-        healthCheck: c.healthCheck,
-        autoStop: c.autoStop,
-        minMachinesRunning: c.minMachinesRunning,
-        env: { ...c.env, PRIMARY_REGION: c.region, RENEWA_ENVIRONMENT: c.stack },
-        migrationDatabaseUrl: this.database.migrationDatabaseUrl,
-        backupId: this.database.backupId,
-        stagedSecrets: isPr ? infraSecrets : undefined,
-        protect: c.protect,
-        releaseDependsOn: [releaseDependsOn as unknown as pulumi.Resource],
-      },
-      { parent: this },
-    );
-
-    if (isPr) {
+    const syncDone = new Promise<pulumi.Resource[]>((resolve) => (handOverSync = resolve));
+    this.app = this.createApp(name, c, c.kind === "pr" ? infraSecrets : undefined, syncDone);
+    if (c.kind === "pr") {
       handOverSync([]);
     } else {
-      const sync = new SecretSync(
-        `${name}-secrets`,
-        {
-          appName: c.appName,
-          project: c.infisicalProject,
-          environment: c.infisicalEnvironment!,
-          secretPath: c.infisicalSecretPath,
-          secrets: infraSecrets,
-          dependsOn: [this.app.flyApp],
-        },
-        { parent: this },
-      );
-      handOverSync([sync]);
-      new GithubEnvironment(
-        `${name}-github`,
-        {
-          owner: c.githubOwner,
-          repository: c.githubRepository,
-          environment: c.githubEnvironment as "development" | "staging" | "production",
-          reviewers: c.productionReviewers,
-          manageRepository: c.kind === "development",
-        },
-        { parent: this },
-      );
+      handOverSync([this.createSecretSync(name, c, infraSecrets)]);
+      this.createGithubEnvironment(name, c);
     }
-
     this.createDeploymentRecord(name, c, args.commit);
 
     this.registerOutputs({
@@ -159,6 +98,81 @@ export class Environment extends pulumi.ComponentResource {
         allowUnverified: c.allowUnverifiedPromotion,
         stackOrg: c.stackOrg,
         project: pulumi.getProject(),
+      },
+      { parent: this },
+    );
+  }
+
+  private createDatabase(name: string, c: PlatformConfig, migrationsHash: string | undefined): Database {
+    const clusterId =
+      c.kind === "pr"
+        ? (this.developmentStack(name, c).requireOutput("databaseClusterId") as pulumi.Output<string>)
+        : c.mpgClusterId!;
+    return new Database(
+      `${name}-db`,
+      { kind: c.kind, clusterId, org: c.org, prNumber: c.prNumber, migrationsHash, protect: c.protect },
+      { parent: this },
+    );
+  }
+
+  private createApp(
+    name: string,
+    c: PlatformConfig,
+    stagedSecrets: pulumi.Input<Record<string, string>> | undefined,
+    releaseAfter: Promise<pulumi.Resource[]>,
+  ): App {
+    return new App(
+      `${name}-app`,
+      {
+        appName: c.appName,
+        org: c.org,
+        region: c.region,
+        image: this.imageRef,
+        machine: c.machine,
+        machineCount: c.machineCount,
+        strategy: c.strategy,
+        maxUnavailable: c.maxUnavailable,
+        releaseCommand: c.releaseCommand,
+        healthCheck: c.healthCheck,
+        autoStop: c.autoStop,
+        minMachinesRunning: c.minMachinesRunning,
+        env: { ...c.env, PRIMARY_REGION: c.region, RENEWA_ENVIRONMENT: c.stack },
+        migrationDatabaseUrl: this.database.migrationDatabaseUrl,
+        backupId: this.database.backupId,
+        stagedSecrets,
+        protect: c.protect,
+        // Pulumi resolves a promise of resources in dependsOn when the release registers.
+        releaseDependsOn: [releaseAfter as unknown as pulumi.Resource],
+      },
+      { parent: this },
+    );
+  }
+
+  private createSecretSync(name: string, c: PlatformConfig, secrets: pulumi.Input<Record<string, string>>): SecretSync {
+    return new SecretSync(
+      `${name}-secrets`,
+      {
+        appName: c.appName,
+        project: c.infisicalProject,
+        environment: c.infisicalEnvironment!,
+        secretPath: c.infisicalSecretPath,
+        secrets,
+        dependsOn: [this.app.flyApp],
+      },
+      { parent: this },
+    );
+  }
+
+  private createGithubEnvironment(name: string, c: PlatformConfig): GithubEnvironment {
+    return new GithubEnvironment(
+      `${name}-github`,
+      {
+        owner: c.githubOwner,
+        repository: c.githubRepository,
+        environment: c.githubEnvironment as "development" | "staging" | "production",
+        reviewers: c.productionReviewers,
+        // The repository-wide pieces (ruleset, label, pr-preview environment) belong to one stack.
+        manageRepository: c.kind === "development",
       },
       { parent: this },
     );
