@@ -1,6 +1,6 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { RECORD_LABEL } from "../src/deployment-record-format";
+import { RECORD_LABEL, RECORD_LABEL_COLOR, RECORD_LABEL_DESCRIPTION } from "../src/deployment-record-format";
 import { CI_SECRET_NAMES, assertCiSecretName } from "../src/github-ci-secrets";
 import { GithubEnvironmentSecret } from "../src/providers/github-environment-secret";
 
@@ -209,8 +209,8 @@ export class GithubEnvironment extends pulumi.ComponentResource {
         repository: args.repository,
         // Deployment records (the rollback source) carry it; their provider adds only the per-environment labels.
         name: RECORD_LABEL,
-        color: "5319e7",
-        description: "Deploy record: image digest and pre-deploy backup (rollback source)",
+        color: RECORD_LABEL_COLOR,
+        description: RECORD_LABEL_DESCRIPTION,
       },
       { parent: this, provider },
     );

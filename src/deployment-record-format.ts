@@ -6,6 +6,9 @@
  */
 
 export const RECORD_LABEL = "deployment-record";
+/** One colour and description wherever the label is made (the development stack, or the record provider first). */
+export const RECORD_LABEL_COLOR = "5319e7";
+export const RECORD_LABEL_DESCRIPTION = "Deploy record: image digest and pre-deploy backup (rollback source)";
 export const RECORD_SCHEMA = 1;
 const OPEN = "<!-- deployment-record -->";
 const CLOSE = "<!-- /deployment-record -->";

@@ -18,6 +18,8 @@ import { backoffDelay } from "../retry";
 import {
   DeploymentRecordData,
   RECORD_LABEL,
+  RECORD_LABEL_COLOR,
+  RECORD_LABEL_DESCRIPTION,
   RECORD_SCHEMA,
   environmentLabel,
   formatRecord,
@@ -150,7 +152,7 @@ async function writeOnce(inputs: Inputs, data: DeploymentRecordData): Promise<{ 
   const http = githubHttp({ backoff });
   const repo = { owner: inputs.owner, repository: inputs.repository };
   const labels = [RECORD_LABEL, environmentLabel(inputs.stack)];
-  await ensureLabel(repo, { name: RECORD_LABEL, color: "0e8a16", description: "Written by pulumi up for every release; read by npm run rollback" }, http);
+  await ensureLabel(repo, { name: RECORD_LABEL, color: RECORD_LABEL_COLOR, description: RECORD_LABEL_DESCRIPTION }, http);
   await ensureLabel(repo, { name: labels[1], color: "c5def5", description: `Deployment records of ${labels[1].slice(4)}` }, http);
 
   const find = async () =>

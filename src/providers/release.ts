@@ -44,7 +44,8 @@ interface Inputs {
 
 interface Outputs extends Inputs {
   previousDigest?: string;
-  releaseVersion: number;
+  /** Undefined until a release has run: there is nothing to record or promote yet. */
+  releaseVersion?: number;
   /** api.fly.io's release id; empty when that API was unavailable. */
   releaseId: string;
   machines: Array<{ id: string; image: string }>;
@@ -170,7 +171,7 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
       if (isApiError(err, 404)) return {};
       throw err;
     }
-    const outs = { ...(props as Outputs), digest: mostCommon(fleet.map(machineDigest)) ?? "", machineCount: fleet.length, machines: machinesOut(fleet) };
+    const outs = { ...(props as Outputs), digest: mostCommon(fleet.map(machineDigest)), machineCount: fleet.length, machines: machinesOut(fleet) };
     return { id, props: outs };
   }
 
@@ -187,10 +188,11 @@ async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outpu
   const all = await client.listMachines(inputs.app);
   const fleet = appFleet(all, inputs.machine.processGroup);
   const releaseVersion = Math.max(olds?.releaseVersion ?? 0, ...fleet.map((m) => Number(m.config?.metadata?.fly_release_version) || 0));
-  const keep = { previousDigest: olds?.previousDigest, releaseVersion, releaseId: olds?.releaseId ?? "" };
+  const keep = { previousDigest: olds?.previousDigest, releaseVersion: releaseVersion || undefined, releaseId: olds?.releaseId ?? "" };
   if (!inputs.image) {
     log("no image given: keeping the machines as they are");
-    const digest = mostCommon(fleet.map(machineDigest)) ?? "";
+    // A fresh app has no digest and no release yet; "" or 0 here would read as a bad digest downstream.
+    const digest = mostCommon(fleet.map(machineDigest));
     return { ...inputs, digest, ...keep, machines: machinesOut(fleet), history: olds?.history ?? [] };
   }
 
@@ -261,7 +263,7 @@ export class Release extends pulumi.dynamic.Resource {
   declare readonly image: pulumi.Output<string | undefined>;
   declare readonly digest: pulumi.Output<string>;
   declare readonly previousDigest: pulumi.Output<string | undefined>;
-  declare readonly releaseVersion: pulumi.Output<number>;
+  declare readonly releaseVersion: pulumi.Output<number | undefined>;
   declare readonly releaseId: pulumi.Output<string>;
   declare readonly machines: pulumi.Output<Array<{ id: string; image: string }>>;
   declare readonly history: pulumi.Output<string[]>;
