@@ -78,7 +78,7 @@ describe("DeploymentRecord provider", () => {
     expect(res.outs).toMatchObject({ recorded: true, issueNumber: 1, key: "renewa-app-staging@v7" });
     expect(github.issues).toHaveLength(1);
     expect(github.issues[0].labels).toEqual(["deployment-record", "env:staging"]);
-    expect(github.labels.get("deployment-record")?.color).toBe("0e8a16");
+    expect(github.labels.get("deployment-record")?.color).toBe("5319e7");
     expect(parseRecord(github.issues[0].body)).toMatchObject({
       key: "renewa-app-staging@v7",
       environment: "staging",
