@@ -46,10 +46,19 @@ export class Environment extends pulumi.ComponentResource {
   readonly imageRef: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("renewa:platform:Environment", name, {}, opts);
+    // Nothing may change while the promotion is refused (production's gate, a digest missing from the registry), so
+    // every resource but the promotion's own lookups waits for its checked decision.
+    let decided: pulumi.Output<pulumi.Resource[]> | undefined;
+    const waitForPromotion: pulumi.ResourceTransformation = (a) => {
+      if (!decided || !(a.resource instanceof pulumi.CustomResource)) return undefined;
+      const deps = a.opts.dependsOn === undefined ? [] : Array.isArray(a.opts.dependsOn) ? a.opts.dependsOn : [a.opts.dependsOn];
+      return { props: a.props, opts: { ...a.opts, dependsOn: [...(deps as pulumi.Input<pulumi.Resource>[]), decided as unknown as pulumi.Resource] } };
+    };
+    super("renewa:platform:Environment", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), waitForPromotion] });
     const c = args.config;
 
     this.promotion = this.createPromotion(name, c);
+    decided = this.promotion.digest.apply((): pulumi.Resource[] => []);
     this.imageRef = this.promotion.digest.apply((d) => (d ? formatImageRef(c.imageRepository, d) : undefined));
     this.database = this.createDatabase(name, c, args.migrationsHash);
     const storage = new Storage(`${name}-storage`, { bucketName: c.tigrisBucket, org: c.org, protect: c.protect }, { parent: this });

@@ -9,9 +9,13 @@
 // - a registration answers only once its provider call finished, so dependents wait as they do under the engine;
 // - StackReferences read `stackOutputs`; bridged resources (Upstash, GitHub, provider resources) echo their inputs
 //   plus deterministic provider outputs; `getRegistryImage` asks the registry fake over HTTP;
-// - resources in the previous state that the program no longer declares are deleted at the end.
+// - resources in the previous state that the program no longer declares are deleted at the end;
+// - `destroy: true` is `pulumi destroy`: the program is not run; every resource in the state is deleted, dependents
+//   first (the reverse of the state's order, which is the order the resources finished registering, so a resource
+//   always comes after what it depends on), dynamic ones through their provider's `delete(id, outputs)`, bridged
+//   ones dropped from state. A resource whose state says `protect` fails the destroy before anything is deleted.
 //
-// Spec on stdin: { stack, config?, stackOutputs?, statePath, env, registryUrl? }. The previous state is read from
+// Spec on stdin: { stack, config?, stackOutputs?, statePath, env, registryUrl?, destroy? }. The previous state is read from
 // `statePath` (when it exists); the result { ok, outputs, state, ... } is written there (stdout and stderr carry what
 // the program and the SDK print, as `pulumi up` shows it; exit 0 ok, 1 the update failed, 2 the harness broke). Secret values
 // are stored sealed (base64 behind Pulumi's secret signature), standing in for the engine's encryption, so the state
@@ -42,6 +46,8 @@ export interface UpSpec {
   registryUrl?: string;
   /** The run gives up after this long, reporting what it still waited for. @default 60000 */
   timeoutMs?: number;
+  /** `pulumi destroy` instead of `pulumi up`: delete everything in the state (the program is not evaluated). */
+  destroy?: boolean;
 }
 
 /** One resource in state. Secret values are sealed: `{ [SIG]: SECRET, ciphertext: base64(JSON) }`. */
@@ -52,6 +58,7 @@ export interface StateResource {
   custom: boolean;
   /** Serialized provider text of a dynamic resource (the engine keeps it as `__provider`). */
   provider?: string;
+  /** `protect` as the program registered it (the resource option on the registration request, inheritance applied). */
   protect?: boolean;
   inputs: Record<string, unknown>;
   outputs: Record<string, unknown>;
@@ -166,6 +173,8 @@ async function main(): Promise<void> {
   for (const r of previous?.state.resources ?? []) {
     olds.set(key(r.type, r.name), { ...r, inputs: unseal(r.inputs) as Record<string, unknown>, outputs: unseal(r.outputs) as Record<string, unknown> });
   }
+
+  if (spec.destroy) return destroy(spec, previous, [...olds.values()]);
 
   const config = { ...readStackConfig(ROOT, spec.stack), ...(spec.config ?? {}) };
   pulumi.runtime.setAllConfig(config);
@@ -410,6 +419,61 @@ async function main(): Promise<void> {
     invokes,
     stackReferences,
     providerLog: host.output(),
+  };
+  fs.writeFileSync(spec.statePath, JSON.stringify(result));
+  process.exit(result.ok ? 0 : 1);
+}
+
+/** The resources of a state listed in a message: `type name` each. */
+const names = (rs: StateResource[]) => rs.map((r) => `${r.type} ${r.name}`).join(", ");
+
+/**
+ * `pulumi destroy`: like the engine, it refuses to start when any resource in the state is protected (naming them,
+ * deleting nothing), then deletes in reverse order, dependents first. A failed delete stops the run there; what is
+ * left (the failed resource included) stays in state, so the next destroy retries it. An empty state is a no-op.
+ */
+async function destroy(spec: UpSpec, previous: UpResult | undefined, resources: StateResource[]): Promise<void> {
+  const errors: string[] = [];
+  const deletes: UpResult["deletes"] = [];
+  const remaining = [...resources];
+  const protectedOnes = resources.filter((r) => r.protect);
+  let providerLog = "";
+  if (protectedOnes.length) {
+    errors.push(
+      `refusing to destroy stack ${spec.stack}: ${protectedOnes.length} resource(s) are protected: ${names(protectedOnes)}. ` +
+        "To delete them, remove `protect` from them in the program and run `pulumi up`, or `pulumi state unprotect <urn>`, then destroy again.",
+    );
+  } else if (resources.length) {
+    const host: ProviderHost = await startProviderHost(spec.env);
+    try {
+      for (const r of [...resources].reverse()) {
+        try {
+          if (r.provider) await host.call(r.provider, "delete", r.id, { ...strip(r.outputs), __provider: r.provider });
+        } catch (err) {
+          errors.push(`deleting ${r.type} ${r.name}: ${(err as Error).message}`);
+          break;
+        }
+        debug(`deleted ${r.type} ${r.name}`);
+        deletes.push({ type: r.type, name: r.name });
+        remaining.splice(remaining.indexOf(r), 1);
+      }
+    } finally {
+      await host.close();
+      providerLog = host.output();
+    }
+  }
+  const result: UpResult = {
+    ok: errors.length === 0,
+    errors,
+    // A failed destroy leaves the stack's outputs as they were; a finished one leaves none.
+    outputs: errors.length ? previous?.outputs ?? {} : {},
+    secretOutputs: errors.length ? previous?.secretOutputs ?? [] : [],
+    state: { resources: remaining.map((r) => ({ ...r, inputs: seal(r.inputs), outputs: seal(r.outputs) }) as StateResource) },
+    registrations: [],
+    deletes,
+    invokes: [],
+    stackReferences: [],
+    providerLog,
   };
   fs.writeFileSync(spec.statePath, JSON.stringify(result));
   process.exit(result.ok ? 0 : 1);

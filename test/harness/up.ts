@@ -50,11 +50,17 @@ export interface Fakes {
   close(): Promise<void>;
 }
 
+/** A cluster as `FlyPostgresState.addCluster` takes it. */
+export type ClusterSeed = Parameters<FlyPostgresState["addCluster"]>[0];
+
 export interface FakesOptions {
   /** RENEWA_TIME_SCALE for the clients; the Machines fake's "second" is scaled the same. @default 0.01 */
   timeScale?: number;
-  /** MPG clusters to seed (ready, in fra, with fly-user and fly-db); default staging's and a restored copy. */
-  clusters?: string[];
+  /**
+   * MPG clusters to seed (ready, in fra, with fly-user and fly-db); default staging's and a restored copy. An object
+   * seeds more: other databases and users already in the cluster (say, another PR's), or a status.
+   */
+  clusters?: Array<string | ClusterSeed>;
   infisicalEnvironment?: string;
 }
 
@@ -64,7 +70,7 @@ export async function startFakes(opts: FakesOptions = {}): Promise<Fakes> {
   const fly = await createFlyMachinesFake({ token, orgs: ["renewa"], secondMs: 1000 * scale, bootMs: 20, healthMs: 20, releaseCommandMs: 20 });
   const { state: mpg } = await createFlyPostgresFake({ fake: fly.fake, authorization: `FlyV1 ${token}` });
   const { state: graphql } = await createFlyGraphqlFake({ fake: fly.fake, authorization: `FlyV1 ${token}`, orgs: { renewa: "org-renewa-id" } });
-  for (const id of opts.clusters ?? ["renewa-staging-mpg", "renewa-staging-restored"]) mpg.addCluster({ id });
+  for (const c of opts.clusters ?? ["renewa-staging-mpg", "renewa-staging-restored"]) mpg.addCluster(typeof c === "string" ? { id: c } : c);
 
   const infisical = await createInfisicalFake({ tokens: [SENTINELS.INFISICAL_TOKEN], projects: [{ id: INFISICAL_PROJECT_ID, slug: "renewa-one" }] });
   const folder = infisical.state.folder(INFISICAL_PROJECT_ID, opts.infisicalEnvironment ?? "staging", "/");
@@ -114,6 +120,8 @@ export interface UpOptions {
   stackOutputs?: Record<string, Record<string, unknown>>;
   /** State file; kept between runs, so a second `up` sees the first's state. */
   statePath: string;
+  /** `pulumi destroy` instead: delete everything in the state, dependents first; refused when any is protected. */
+  destroy?: boolean;
 }
 
 /** A fresh, empty state file path in a temporary directory. */
@@ -134,9 +142,10 @@ export async function up(fakes: Fakes, stack: string, opts: UpOptions): Promise<
     statePath: opts.statePath,
     env: fakes.env,
     registryUrl: fakes.registry.fake.url,
+    destroy: opts.destroy,
   };
   const res = await runTsAsync(path.join(ROOT, "test", "harness", "up-child.ts"), [], { input: JSON.stringify(spec), env: fakes.env });
-  if (res.status !== 0 && res.status !== 1) throw new Error(`up ${stack}: the harness crashed (exit ${res.status}):\n${res.stderr}\n${res.stdout.slice(-2000)}`);
+  if (res.status !== 0 && res.status !== 1) throw new Error(`${opts.destroy ? "destroy" : "up"} ${stack}: the harness crashed (exit ${res.status}):\n${res.stderr}\n${res.stdout.slice(-2000)}`);
   const parsed = JSON.parse(fs.readFileSync(opts.statePath, "utf8")) as UpResult;
   return { ...parsed, stdout: res.stdout, stderr: res.stderr };
 }
