@@ -88,6 +88,13 @@ export interface AppArgs {
    */
   migrationDatabaseUrl?: pulumi.Input<string>;
   /**
+   * Content hash of the migrations folder; a change re-runs the release_command even when the image is the same (a
+   * PR's database is recreated empty when its migrations change).
+   * @default undefined
+   * @example "sha256:9f86d0…"
+   */
+  migrationsHash?: string;
+  /**
    * The pre-deploy backup id, recorded with the release.
    * @default undefined
    * @example backup.backupId
@@ -198,6 +205,7 @@ export class App extends pulumi.ComponentResource {
         migrationDatabaseUrl: args.migrationDatabaseUrl === undefined ? undefined : pulumi.secret(args.migrationDatabaseUrl),
         backupId: args.backupId,
         minSecretsVersion: this.secrets?.version,
+        migrationsHash: args.migrationsHash,
       },
       { parent: this, dependsOn: [this.flyApp, ...(this.secrets ? [this.secrets] : []), ...(args.releaseDependsOn ?? [])] },
     );

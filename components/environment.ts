@@ -78,7 +78,7 @@ export class Environment extends pulumi.ComponentResource {
     // exist first; the app is created inside App before its release, so the sync is handed over once it exists.
     let handOverSync: (deps: pulumi.Resource[]) => void = () => undefined;
     const syncDone = new Promise<pulumi.Resource[]>((resolve) => (handOverSync = resolve));
-    this.app = this.createApp(name, c, c.kind === "pr" ? infraSecrets : undefined, syncDone);
+    this.app = this.createApp(name, c, args.migrationsHash, c.kind === "pr" ? infraSecrets : undefined, syncDone);
     if (c.kind === "pr") {
       handOverSync([]);
     } else {
@@ -127,6 +127,7 @@ export class Environment extends pulumi.ComponentResource {
   private createApp(
     name: string,
     c: PlatformConfig,
+    migrationsHash: string | undefined,
     stagedSecrets: pulumi.Input<Record<string, string>> | undefined,
     releaseAfter: Promise<pulumi.Resource[]>,
   ): App {
@@ -148,6 +149,7 @@ export class Environment extends pulumi.ComponentResource {
         env: { ...c.env, PRIMARY_REGION: c.region, RENEWA_ENVIRONMENT: c.stack },
         migrationDatabaseUrl: this.database.migrationDatabaseUrl,
         backupId: this.database.backupId,
+        migrationsHash,
         stagedSecrets,
         protect: c.protect,
         // Pulumi resolves a promise of resources in dependsOn when the release registers.

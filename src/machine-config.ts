@@ -199,8 +199,12 @@ function releaseMetadata(group: string, release: ReleaseStamp): Record<string, s
   };
 }
 
-/** The config of an app machine, as `fly deploy` builds it from `[http_service]`, `[env]`, `[[vm]]` and `[[restart]]`. */
-export function buildMachineConfig(s: MachineSettings, image: string, release: ReleaseStamp): FlyMachineConfig {
+/**
+ * The config of an app machine, as `fly deploy` builds it from `[http_service]`, `[env]`, `[[vm]]` and `[[restart]]`.
+ * `secretsVersion` (PR apps' staged secrets) goes into the metadata, so new secrets make a machine out of date and
+ * the next rollout boots it with them.
+ */
+export function buildMachineConfig(s: MachineSettings, image: string, release: ReleaseStamp, secretsVersion?: number): FlyMachineConfig {
   const config: FlyMachineConfig = {
     image,
     env: { ...s.env, FLY_PROCESS_GROUP: s.processGroup, PRIMARY_REGION: s.region },
@@ -234,6 +238,7 @@ export function buildMachineConfig(s: MachineSettings, image: string, release: R
     metadata: releaseMetadata(s.processGroup, release),
     ...(s.cmd ? { init: { cmd: splitCommand(s.cmd) } } : {}),
   };
+  if (secretsVersion !== undefined) config.metadata!.renewa_secrets_version = String(secretsVersion);
   config.metadata!.renewa_config_hash = configHash(config);
   return config;
 }

@@ -227,15 +227,9 @@ describe("a PR preview (pr-42) from first up to destroy", () => {
     expect(unsealed(run.state.resources.find((r) => r.name === "renewa-db-pr-database")!.inputs).migrationsHash).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
-  // PROGRAM BUG (reported to the lead): when the PR database is recreated but the digest stays the same (a re-run
-  // of the PR workflow, or any up where only the migrations hash changed; likewise a re-point of development's
-  // cluster, which replaces every PR database), the database comes back EMPTY with a user whose password is new, the
-  // new URLs are staged (secrets version 2), and the Release does nothing: src/providers/release.ts runs
-  // release_command only for a new image (`newImage`) and counts a machine as current by digest and config hash
-  // alone, ignoring `minSecretsVersion`. The preview is left running with the old password against an unmigrated
-  // database until the next image. Flip to `it` once Release re-runs release_command when `migrationDatabaseUrl`
-  // changes and rolls machines whose min_secrets_version is below `minSecretsVersion`.
-  it.fails("changed migrations with the same digest: the recreated database is migrated and the machine boots with the new secrets", async () => {
+  // A PR's database is recreated empty, with a new password, when its migrations change; with the same image the
+  // release must still migrate it and boot the machine with the newly staged secrets.
+  it("changed migrations with the same digest: the recreated database is migrated and the machine boots with the new secrets", async () => {
     fs.writeFileSync(path.join(migrations, "20250301000000_payments.sql"), "CREATE TABLE payments (id bigint PRIMARY KEY);\n");
     const before = mark(fakes);
     const run = await prUp(D3);

@@ -38,6 +38,8 @@ interface Inputs {
   migrationDatabaseUrl?: string;
   backupId?: string;
   minSecretsVersion?: number;
+  /** Content hash of the migrations; a change re-runs the release_command even on the same image. */
+  migrationsHash?: string;
   waitTimeoutSeconds: number;
   releaseCommandTimeoutSeconds: number;
 }
@@ -73,6 +75,11 @@ export interface ReleaseArgs {
   backupId?: pulumi.Input<string | undefined>;
   /** Fly secrets version machines must boot with (from AppSecrets). */
   minSecretsVersion?: pulumi.Input<number | undefined>;
+  /**
+   * Content hash of the migrations folder. A change re-runs the release_command on the same image: a PR's database
+   * is recreated empty when its migrations change.
+   */
+  migrationsHash?: pulumi.Input<string | undefined>;
   /** Per machine, from update to healthy. @default 300 */
   waitTimeoutSeconds?: pulumi.Input<number>;
   /** @default 300 */
@@ -82,7 +89,7 @@ export interface ReleaseArgs {
 const HISTORY_LIMIT = 20;
 const DIFF_KEYS: Array<keyof Inputs> = [
   "image", "digest", "machine", "machineCount", "strategy", "maxUnavailable", "releaseCommand", "migrationDatabaseUrl",
-  "backupId", "minSecretsVersion", "waitTimeoutSeconds", "releaseCommandTimeoutSeconds",
+  "backupId", "minSecretsVersion", "migrationsHash", "waitTimeoutSeconds", "releaseCommandTimeoutSeconds",
 ];
 
 function machineDigest(m: Machine): string | undefined {
@@ -128,6 +135,7 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
       ...(news.migrationDatabaseUrl ? { migrationDatabaseUrl: news.migrationDatabaseUrl } : {}),
       ...(news.backupId ? { backupId: news.backupId } : {}),
       ...(news.minSecretsVersion !== undefined ? { minSecretsVersion: news.minSecretsVersion } : {}),
+      ...(news.migrationsHash ? { migrationsHash: news.migrationsHash } : {}),
       waitTimeoutSeconds: news.waitTimeoutSeconds ?? 300,
       releaseCommandTimeoutSeconds: news.releaseCommandTimeoutSeconds ?? 300,
     };
@@ -198,7 +206,7 @@ async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outpu
 
   const image = inputs.image;
   const digest = parseImageRef(image).digest;
-  const hash = buildMachineConfig(inputs.machine, image, { id: "", version: 0 }).metadata!.renewa_config_hash;
+  const hash = buildMachineConfig(inputs.machine, image, { id: "", version: 0 }, inputs.minSecretsVersion).metadata!.renewa_config_hash;
   // A running machine whose checks are not passing (say, one a crashed run updated but never saw healthy) goes
   // through the health gate again rather than count as done.
   const healthy = (m: Machine) => !isWarm(m.state) || (m.state === "started" && (m.checks ?? []).every((c) => c.status === "passing"));
@@ -210,7 +218,9 @@ async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outpu
     maxUnavailable: inputs.maxUnavailable,
   });
   const history = [digest, ...(olds?.history ?? []).filter((d) => d !== digest)].slice(0, HISTORY_LIMIT);
-  if (isNoop(plan)) {
+  // A first known hash is only recorded: the database it describes was migrated by the release that created it.
+  const migrationsChanged = olds?.migrationsHash !== undefined && inputs.migrationsHash !== undefined && olds.migrationsHash !== inputs.migrationsHash;
+  if (isNoop(plan) && !migrationsChanged) {
     log(`all ${fleet.length} machine(s) already run ${digest} with this config; nothing to roll out`);
     return { ...inputs, digest, ...keep, machines: machinesOut(fleet), history };
   }
@@ -221,11 +231,11 @@ async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outpu
     { app: inputs.app, image, strategy: inputs.strategy, region: inputs.machine.region, releaseCommand: inputs.releaseCommand },
     releaseVersion + 1,
   );
-  const desired = buildMachineConfig(inputs.machine, image, record);
+  const desired = buildMachineConfig(inputs.machine, image, record, inputs.minSecretsVersion);
   let ids: string[] = [];
   try {
     const newImage = fleet.length === 0 || fleet.some((m) => machineDigest(m) !== digest);
-    if (inputs.releaseCommand && newImage) {
+    if (inputs.releaseCommand && (newImage || migrationsChanged)) {
       await runReleaseCommand(deps, {
         app: inputs.app,
         region: inputs.machine.region,
