@@ -88,12 +88,13 @@ export interface AppArgs {
    */
   migrationDatabaseUrl?: pulumi.Input<string>;
   /**
-   * Content hash of the migrations folder; a change re-runs the release_command even when the image is the same (a
-   * PR's database is recreated empty when its migrations change).
+   * Identity of what the release_command migrates (the migrations hash; for a PR also its database's cluster). A
+   * change re-runs the release_command even when the image is the same: a PR's database is recreated empty when its
+   * migrations change or development's cluster is re-pointed.
    * @default undefined
    * @example "sha256:9f86d0…"
    */
-  migrationsHash?: string;
+  migrationTarget?: pulumi.Input<string | undefined>;
   /**
    * The pre-deploy backup id, recorded with the release.
    * @default undefined
@@ -205,7 +206,7 @@ export class App extends pulumi.ComponentResource {
         migrationDatabaseUrl: args.migrationDatabaseUrl === undefined ? undefined : pulumi.secret(args.migrationDatabaseUrl),
         backupId: args.backupId,
         minSecretsVersion: this.secrets?.version,
-        migrationsHash: args.migrationsHash,
+        migrationTarget: args.migrationTarget,
       },
       { parent: this, dependsOn: [this.flyApp, ...(this.secrets ? [this.secrets] : []), ...(args.releaseDependsOn ?? [])] },
     );

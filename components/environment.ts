@@ -78,7 +78,13 @@ export class Environment extends pulumi.ComponentResource {
     // exist first; the app is created inside App before its release, so the sync is handed over once it exists.
     let handOverSync: (deps: pulumi.Resource[]) => void = () => undefined;
     const syncDone = new Promise<pulumi.Resource[]>((resolve) => (handOverSync = resolve));
-    this.app = this.createApp(name, c, args.migrationsHash, c.kind === "pr" ? infraSecrets : undefined, syncDone);
+    // A PR's database is recreated empty when its migrations or development's cluster change; a long-lived stack's
+    // database keeps its data (a Path B restore is taken as is), so only its migrations count.
+    const migrationTarget =
+      c.kind === "pr"
+        ? pulumi.interpolate`${this.database.clusterId}/${this.database.databaseName}#${args.migrationsHash ?? ""}`
+        : args.migrationsHash;
+    this.app = this.createApp(name, c, migrationTarget, c.kind === "pr" ? infraSecrets : undefined, syncDone);
     if (c.kind === "pr") {
       handOverSync([]);
     } else {
@@ -127,7 +133,7 @@ export class Environment extends pulumi.ComponentResource {
   private createApp(
     name: string,
     c: PlatformConfig,
-    migrationsHash: string | undefined,
+    migrationTarget: pulumi.Input<string | undefined>,
     stagedSecrets: pulumi.Input<Record<string, string>> | undefined,
     releaseAfter: Promise<pulumi.Resource[]>,
   ): App {
@@ -149,7 +155,7 @@ export class Environment extends pulumi.ComponentResource {
         env: { ...c.env, PRIMARY_REGION: c.region, RENEWA_ENVIRONMENT: c.stack },
         migrationDatabaseUrl: this.database.migrationDatabaseUrl,
         backupId: this.database.backupId,
-        migrationsHash,
+        migrationTarget,
         stagedSecrets,
         protect: c.protect,
         // Pulumi resolves a promise of resources in dependsOn when the release registers.

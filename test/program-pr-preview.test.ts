@@ -392,3 +392,50 @@ describe("production's promotion gate, end to end", () => {
     expect(issue.body).toMatch(/Promotion override.*\*\*yes\*\*/);
   });
 });
+
+describe("re-pointing development's cluster under an open PR preview", () => {
+  const RESTORED = "renewa-development-restored";
+  let fakes: Fakes;
+  let statePath: string;
+  const upWith = async (clusterId: string, what: string) =>
+    mustSucceed(
+      await up(fakes, "pr-42", { statePath, stackOutputs: { development: { databaseClusterId: clusterId, imageDigest: D1 } }, config: { "renewa:imageDigest": D1 } }),
+      what,
+    );
+
+  beforeAll(async () => {
+    fakes = await startFakes({ clusters: [DEV_CLUSTER, RESTORED], infisicalEnvironment: "dev" });
+    fakes.registry.push(REPO, D1);
+    statePath = newStatePath();
+  });
+
+  afterAll(async () => {
+    await fakes?.close();
+    if (statePath) fs.rmSync(path.dirname(statePath), { recursive: true, force: true });
+  });
+
+  it("recreates the PR's database in the new cluster, migrates it on the same image and boots the machine with its new secrets", async () => {
+    await upWith(DEV_CLUSTER, "first up");
+    // Copied: the fake's machine object changes in place.
+    const machineBefore = { ...appMachines(fakes, PR_APP)[0] };
+    const before = mark(fakes);
+    const run = await upWith(RESTORED, "up after development's cluster was re-pointed");
+    const flyCalls = since(before, fakes.servers.fly);
+
+    expect(registration(run, "renewa-db-pr-database")?.op).toBe("replace");
+    expect([...fakes.mpg.clusters.get(RESTORED)!.databases]).toContain(PR_DB);
+    expect([...fakes.mpg.clusters.get(DEV_CLUSTER)!.databases]).not.toContain(PR_DB);
+
+    // The new, empty database is migrated although the image did not change (no migrations folder is configured).
+    const releaseCommands = flyCalls.filter((c) => c.route === "POST /v1/apps/:app/machines" && c.body.config.metadata.fly_process_group === RELEASE_GROUP);
+    expect(releaseCommands).toHaveLength(1);
+    expect(releaseCommands[0].body.config.env.DATABASE_URL).toContain(`@direct.${RESTORED}.flympg.net:5432/${PR_DB}`);
+
+    // The same machine, still on D1, now boots with the secrets that point at the new database.
+    const machine = appMachines(fakes, PR_APP)[0];
+    expect(machine.id).toBe(machineBefore.id);
+    expect(machine.config.image).toBe(image(D1));
+    expect(machine.min_secrets_version).toBe(fakes.fly.state.apps.get(PR_APP)!.secretsVersion);
+    expect(machine.min_secrets_version).toBeGreaterThan(machineBefore.min_secrets_version ?? 0);
+  });
+});

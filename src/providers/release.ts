@@ -38,8 +38,8 @@ interface Inputs {
   migrationDatabaseUrl?: string;
   backupId?: string;
   minSecretsVersion?: number;
-  /** Content hash of the migrations; a change re-runs the release_command even on the same image. */
-  migrationsHash?: string;
+  /** What the release_command migrates (see ReleaseArgs); a change re-runs it even on the same image. */
+  migrationTarget?: string;
   waitTimeoutSeconds: number;
   releaseCommandTimeoutSeconds: number;
 }
@@ -76,10 +76,11 @@ export interface ReleaseArgs {
   /** Fly secrets version machines must boot with (from AppSecrets). */
   minSecretsVersion?: pulumi.Input<number | undefined>;
   /**
-   * Content hash of the migrations folder. A change re-runs the release_command on the same image: a PR's database
-   * is recreated empty when its migrations change.
+   * Identity of what the release_command migrates: the migrations hash, and for a PR also its database's cluster. A
+   * change re-runs the release_command on the same image, because a PR's database is recreated empty when its
+   * migrations change or development's cluster is re-pointed.
    */
-  migrationsHash?: pulumi.Input<string | undefined>;
+  migrationTarget?: pulumi.Input<string | undefined>;
   /** Per machine, from update to healthy. @default 300 */
   waitTimeoutSeconds?: pulumi.Input<number>;
   /** @default 300 */
@@ -89,7 +90,7 @@ export interface ReleaseArgs {
 const HISTORY_LIMIT = 20;
 const DIFF_KEYS: Array<keyof Inputs> = [
   "image", "digest", "machine", "machineCount", "strategy", "maxUnavailable", "releaseCommand", "migrationDatabaseUrl",
-  "backupId", "minSecretsVersion", "migrationsHash", "waitTimeoutSeconds", "releaseCommandTimeoutSeconds",
+  "backupId", "minSecretsVersion", "migrationTarget", "waitTimeoutSeconds", "releaseCommandTimeoutSeconds",
 ];
 
 function machineDigest(m: Machine): string | undefined {
@@ -135,7 +136,7 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
       ...(news.migrationDatabaseUrl ? { migrationDatabaseUrl: news.migrationDatabaseUrl } : {}),
       ...(news.backupId ? { backupId: news.backupId } : {}),
       ...(news.minSecretsVersion !== undefined ? { minSecretsVersion: news.minSecretsVersion } : {}),
-      ...(news.migrationsHash ? { migrationsHash: news.migrationsHash } : {}),
+      ...(news.migrationTarget ? { migrationTarget: news.migrationTarget } : {}),
       waitTimeoutSeconds: news.waitTimeoutSeconds ?? 300,
       releaseCommandTimeoutSeconds: news.releaseCommandTimeoutSeconds ?? 300,
     };
@@ -218,8 +219,8 @@ async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outpu
     maxUnavailable: inputs.maxUnavailable,
   });
   const history = [digest, ...(olds?.history ?? []).filter((d) => d !== digest)].slice(0, HISTORY_LIMIT);
-  // A first known hash is only recorded: the database it describes was migrated by the release that created it.
-  const migrationsChanged = olds?.migrationsHash !== undefined && inputs.migrationsHash !== undefined && olds.migrationsHash !== inputs.migrationsHash;
+  // A first known target is only recorded: the database it describes was migrated by the release that created it.
+  const migrationsChanged = olds?.migrationTarget !== undefined && inputs.migrationTarget !== undefined && olds.migrationTarget !== inputs.migrationTarget;
   if (isNoop(plan) && !migrationsChanged) {
     log(`all ${fleet.length} machine(s) already run ${digest} with this config; nothing to roll out`);
     return { ...inputs, digest, ...keep, machines: machinesOut(fleet), history };
