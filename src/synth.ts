@@ -6,11 +6,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey, unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime/rpc";
 import { registerStackTransformation, runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { parse as parseYaml } from "yaml";
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 export const SECRET_TEXT = "[secret]";
 export const UNKNOWN_TEXT = "(known after deploy)";
 
@@ -71,7 +70,7 @@ function render(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(render);
   if (value && typeof value === "object") {
     const obj = value as Record<string, unknown>;
-    if (obj[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return SECRET_TEXT;
+    if (obj[specialSigKey] === specialSecretSig) return SECRET_TEXT;
     // How the mock monitor hands over an input that depends on a value not known yet.
     if (obj.__pulumiUnknown === true) return UNKNOWN_TEXT;
     const out: Record<string, unknown> = {};

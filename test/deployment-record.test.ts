@@ -2,6 +2,7 @@
  * DeploymentRecord through the serialized-provider harness: the provider text is what Pulumi stores in state, and it
  * runs in a plain Node process with only the environment given here, against the GitHub issues fake.
  */
+import { UNKNOWN } from "../src/dynamic-support";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseRecord } from "../src/deployment-record-format";
 import { GithubIssuesFake, createGithubIssuesFake } from "./fakes/github-issues";
@@ -67,7 +68,7 @@ describe("DeploymentRecord provider", () => {
   });
 
   it("check lets values unknown during preview through", async () => {
-    const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const unknown = UNKNOWN;
     const res = await host.call(serialized.provider, "check", {}, { ...args, digest: unknown, releaseVersion: unknown, previousDigest: unknown });
     expect(res.failures ?? []).toEqual([]);
   });

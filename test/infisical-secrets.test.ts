@@ -3,6 +3,7 @@
  * what changed, the human-managed secret check (names, never values), deletes limited to what it wrote, universal
  * auth, the v3 fallback, retries, and no value anywhere but Infisical.
  */
+import { UNKNOWN } from "../src/dynamic-support";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ProviderHost, closeAll, serveProvider, startProviderHost } from "./harness/engine";
 import { createInfisicalFake, InfisicalState } from "./fakes/infisical";
@@ -85,7 +86,7 @@ describe("InfisicalSecrets provider", () => {
   });
 
   it("check passes an unknown (preview) map through without validating it", async () => {
-    const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const unknown = UNKNOWN;
     expect((await host.call(provider, "check", {}, { ...INPUTS, secrets: unknown })).failures).toEqual([]);
   });
 
@@ -121,7 +122,7 @@ describe("InfisicalSecrets provider", () => {
   it("diff: a new folder replaces; an unknown value is a change", async () => {
     const { outs } = await host.call(provider, "create", INPUTS);
     expect(await host.call(provider, "diff", "id", outs, { ...INPUTS, environment: "staging" })).toEqual({ changes: true, replaces: ["environment"], deleteBeforeReplace: true });
-    const unknown = { ...INPUTS, secrets: { ...SECRETS, DATABASE_URL: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } };
+    const unknown = { ...INPUTS, secrets: { ...SECRETS, DATABASE_URL: UNKNOWN } };
     expect((await host.call(provider, "diff", "id", outs, unknown)).changes).toBe(true);
   });
 

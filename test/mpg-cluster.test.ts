@@ -3,6 +3,7 @@
  * only the token and the fake's URL): validation with errors that name the cluster and stack, connection strings,
  * re-pointing as an update, refresh, and a delete that never touches the cluster.
  */
+import { UNKNOWN } from "../src/dynamic-support";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ProviderHost, closeAll } from "./harness/engine";
 import { FlyPostgresState, resetMpg, startMpgProvider } from "./fakes/fly-postgres";
@@ -47,7 +48,7 @@ describe("MpgCluster provider", () => {
     expect(missing.failures).toEqual([{ property: "clusterId", reason: 'MPG cluster "renewa-typo-mpg" (renewa:mpgClusterId on stack "staging") does not exist or has been deleted; check `fly mpg list`' }]);
     state.addCluster({ id: INPUTS.clusterId, region: "ams" });
     expect((await host.call(provider, "check", {}, INPUTS)).failures[0].reason).toContain('is in region "ams", not fra');
-    const unknown = await host.call(provider, "check", {}, { ...INPUTS, clusterId: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" });
+    const unknown = await host.call(provider, "check", {}, { ...INPUTS, clusterId: UNKNOWN });
     expect(unknown.failures).toEqual([]);
   });
 

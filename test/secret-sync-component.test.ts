@@ -9,8 +9,8 @@ import type { SecretSyncArgs } from "../components/secret-sync";
 import { promiseOf, settle, useRecorder } from "./harness/resource-recorder";
 
 // How the mock monitor sees a secret input: { [SECRET_SIG]: SECRET_VALUE_SIG, value }.
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SECRET_SIG = pulumi.runtime.specialSigKey;
+const SECRET_VALUE_SIG = pulumi.runtime.specialSecretSig;
 const TOKEN = "sentinel-component-infisical-token-3f7d";
 
 /** What the dynamic providers would return, keyed by their type token; the secret map itself is never an output. */

@@ -5,9 +5,9 @@
  * without the token, really fails.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { specialSigKey as SECRET_SIG } from "@pulumi/pulumi/runtime/rpc";
 import { registryLookup } from "./registry";
 
-export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 /** Mocks see secret inputs in their wire form: { <sig>: <secret sig>, value }. */
 export const isSecret = (v: any): boolean => Boolean(v && typeof v === "object" && SECRET_SIG in v);
 export const unsecret = (v: any): any => (isSecret(v) ? v.value : v);

@@ -4,6 +4,7 @@
  * test runner's transforms), and the provider runs in another plain Node process that deserializes it as
  * `@pulumi/pulumi/cmd/dynamic-provider` does.
  */
+import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { ChildProcess, fork, spawn, spawnSync } from "child_process";
 import * as os from "os";
 import * as path from "path";
@@ -139,7 +140,7 @@ export function serializeResources(specs: Array<Omit<ResourceSpec, "env">>, env?
 }
 
 function unwrapSecret(v: unknown): unknown {
-  if (v && typeof v === "object" && "value" in (v as object) && "4dabf18193072939515e22adb298388d" in (v as object)) {
+  if (v && typeof v === "object" && "value" in (v as object) && specialSigKey in (v as object)) {
     return (v as { value: unknown }).value;
   }
   return v;

@@ -29,8 +29,8 @@ import { readStackConfig } from "../../src/synth";
 import { registryLookup } from "../fakes/registry";
 import { ProviderHost, ROOT, startProviderHost } from "./engine";
 
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET = "1b47061264138c4ac30d75fd1eb44270";
+const SIG = pulumi.runtime.specialSigKey;
+const SECRET = pulumi.runtime.specialSecretSig;
 
 export interface UpSpec {
   stack: string;

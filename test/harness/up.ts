@@ -3,6 +3,7 @@
  * seeded for a stack, and `up()` runs the real program (src/index.ts) in a child process whose mock monitor drives the
  * dynamic providers like the engine does (see up-child.ts). State carries over between `up` calls through a file.
  */
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -154,7 +155,7 @@ export async function up(fakes: Fakes, stack: string, opts: UpOptions): Promise<
 export function unsealed(value: unknown): any {
   if (value && typeof value === "object" && !Array.isArray(value)) {
     const v = value as Record<string, unknown>;
-    if (v["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270" && typeof v.ciphertext === "string") {
+    if (isSealed(v) && typeof v.ciphertext === "string") {
       return JSON.parse(Buffer.from(v.ciphertext, "base64").toString("utf8"));
     }
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unsealed(x)]));
@@ -164,5 +165,5 @@ export function unsealed(value: unknown): any {
 
 /** Whether a state property is stored as a secret. */
 export function isSealed(value: unknown): boolean {
-  return !!value && typeof value === "object" && (value as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270";
+  return !!value && typeof value === "object" && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
 }
