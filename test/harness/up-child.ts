@@ -232,7 +232,8 @@ async function main(): Promise<void> {
     const changes = diff?.changes ?? stableJson(strip(old.inputs)) !== stableJson(checkedInputs);
     if (!changes) {
       reg.op = "same";
-      return { ...old, provider, protect: opts.protect, inputs: storedInputs };
+      // A "same" step keeps the old outputs, and with them the provider text stored at the last create or update.
+      return { ...old, protect: opts.protect, inputs: storedInputs };
     }
     if (diff?.replaces?.length) {
       reg.op = "replace";
