@@ -26,3 +26,28 @@ export function sha256(text: string): string {
 export function changedKeys<T extends object>(olds: Partial<T>, news: Partial<T>, keys: Array<keyof T>): string[] {
   return keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k])).map(String);
 }
+
+/**
+ * A value as the dynamic-provider host can send it: the host converts every result with google-protobuf's
+ * `Struct.fromJavaScript`, which throws "Unexpected struct type." on `undefined` anywhere, so a key whose value is
+ * undefined is left out (the output then resolves as undefined in the program) and an undefined array item becomes null.
+ */
+export function wireSafe<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : wireSafe(v))) as T;
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = wireSafe(v);
+    return out as T;
+  }
+  return value;
+}
+
+/**
+ * Refuses the `import` resource option on a dynamic resource, with what to do instead: the engine's import sends
+ * Read with no properties, so the dynamic-provider host has no provider code to run and fails with an unrelated
+ * message ("Cannot read properties of undefined"). Checked in the constructor, before anything reaches the engine.
+ */
+export function refuseImport(type: string, name: string, opts: { import?: unknown } | undefined, instead: string): void {
+  if (opts?.import === undefined) return;
+  throw new Error(`${type} "${name}" cannot be imported (import: ${JSON.stringify(opts.import)}): Pulumi's dynamic-provider host cannot read a resource it holds no state for. ${instead}`);
+}

@@ -53,6 +53,14 @@ describe("AppSecrets on a PR app", () => {
     expect(fly.fake.calls("POST /v1/apps/:app/secrets")[1].body).toEqual({ values: { DATABASE_URL: "SENTINEL_rotated", REDIS_URL: null } });
     expect(updated).toMatchObject({ names: ["DATABASE_URL"], version: 2 });
 
+    // Refresh: unchanged, exactly what was stored; a secret unset outside Pulumi leaves the state (the next up stages it).
+    expect(await host.call(provider, "read", APP, updated)).toEqual({ id: APP, props: updated });
+    fly.state.apps.get(APP)!.secrets.delete("DATABASE_URL");
+    const refreshed = await host.call(provider, "read", APP, updated);
+    expect(refreshed.props).toMatchObject({ names: [], digests: {} });
+    expect(await host.call(provider, "diff", APP, refreshed.props, next)).toMatchObject({ changes: true });
+    fly.state.apps.get(APP)!.secrets.set("DATABASE_URL", { digest: "restored", updated_at: new Date().toISOString() });
+
     await host.call(provider, "delete", APP, updated);
     expect(fly.state.apps.get(APP)!.secrets.size).toBe(0);
   });

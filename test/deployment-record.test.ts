@@ -146,6 +146,20 @@ describe("DeploymentRecord provider", () => {
     expect(github.issues).toHaveLength(1);
   });
 
+  it("refresh keeps an existing record as stored, and marks a deleted one unwritten so the next up writes it again", async () => {
+    const first = await up(args);
+    expect(await host.call(serialized.provider, "read", first.id, first.outs)).toEqual({ id: first.id, props: first.outs });
+    github.issues.splice(0, github.issues.length);
+    const refreshed = await host.call(serialized.provider, "read", first.id, first.outs);
+    expect(refreshed.props).toMatchObject({ recorded: false, key: first.outs.key });
+    expect(refreshed.props.issueNumber).toBeUndefined();
+    const diff = await host.call(serialized.provider, "diff", first.id, refreshed.props, args);
+    expect(diff).toMatchObject({ changes: true, replaces: [] });
+    const rewritten = await host.call(serialized.provider, "update", first.id, refreshed.props, args);
+    expect(rewritten.outs).toMatchObject({ recorded: true, key: first.outs.key });
+    expect(github.issues).toHaveLength(1);
+  });
+
   it("without a release there is nothing to record", async () => {
     const { digest: _d, releaseVersion: _r, ...unreleased } = args;
     const mark = github.fake.log.length;

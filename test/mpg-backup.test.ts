@@ -44,7 +44,13 @@ describe("MpgBackup provider", () => {
     const backups = state.clusters.get(CLUSTER)!.backups;
     expect(backups).toHaveLength(1);
     expect(backups[0].status).toBe("completed");
-    expect(res).toEqual({ id: backups[0].id, outs: { ...CHECKED, backupId: backups[0].id, startedAt: backups[0].started_at, reused: false } });
+    expect(res).toEqual({ id: backups[0].id, outs: { ...CHECKED, backupId: backups[0].id, startedAt: backups[0].started_at, reused: false, available: true } });
+
+    // Refresh: while Fly lists the backup, read returns exactly what create stored; once retention expires it, the
+    // backup stays in state marked unavailable (no new backup for the same migrations).
+    expect(await host.call(provider, "read", res.id, res.outs)).toEqual({ id: res.id, props: res.outs });
+    backups.length = 0;
+    expect(await host.call(provider, "read", res.id, res.outs)).toEqual({ id: res.id, props: { ...res.outs, available: false } });
     expect(fake.calls(POST).map((c) => c.body)).toEqual([{ type: "full" }]);
   });
 

@@ -117,6 +117,10 @@ describe("MpgCluster provider", () => {
   it("read refreshes the status and drops a cluster that is gone", async () => {
     const c = state.addCluster({ id: INPUTS.clusterId });
     const { outs } = await host.call(provider, "create", CHECKED);
+    // Nothing changed outside: exactly what create stored (a refresh must not turn into an update on the next up).
+    const same = await host.call(provider, "read", "mpg-staging", outs);
+    expect(same).toEqual({ id: "mpg-staging", props: outs });
+    expect(await host.call(provider, "diff", "mpg-staging", same.props, CHECKED)).toEqual({ changes: false, replaces: [] });
     c.status = "deleting";
     expect(await host.call(provider, "read", "mpg-staging", outs)).toEqual({ id: "", props: outs });
     c.status = "initializing";

@@ -60,6 +60,16 @@ export async function listIssuesByLabel(
   return out;
 }
 
+/** One issue by number, or undefined when it is gone (404) or was deleted (410). */
+export async function getIssue(repo: RepoRef, issueNumber: number, http: HttpClient = githubHttp()): Promise<Issue | undefined> {
+  try {
+    return (await http.request<Issue>("GET", `${repoPath(repo)}/issues/${issueNumber}`)).body;
+  } catch (err) {
+    if (isApiError(err, 404) || isApiError(err, 410)) return undefined;
+    throw err;
+  }
+}
+
 /** GitHub's issue search (`q` in GitHub search syntax). Eventually consistent: fresh issues can be missing. */
 export async function searchIssues(q: string, http: HttpClient = githubHttp()): Promise<Issue[]> {
   const res = await http.request<{ items: Issue[] }>("GET", "/search/issues", { query: { q, per_page: 100 } });

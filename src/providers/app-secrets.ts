@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createFlyMachinesClient, isPrAppName, prAppName } from "../clients/fly-machines";
 import { isApiError } from "../clients/http";
-import { isUnknown, sha256 } from "../dynamic-support";
+import { isUnknown, sha256, wireSafe } from "../dynamic-support";
 
 interface Inputs {
   app: string;
@@ -70,6 +70,25 @@ class AppSecretsProvider implements pulumi.dynamic.ResourceProvider {
     return { outs: await stage(news, olds.names ?? []) };
   }
 
+  /**
+   * Refresh sees a staged secret unset outside Pulumi (`fly secrets unset`): it leaves the state, so the next `up`
+   * stages it again. Values cannot be compared (Fly returns its own digests), so a value changed by hand is not seen.
+   */
+  async read(id: string, props: Outputs): Promise<pulumi.dynamic.ReadResult<Outputs>> {
+    const client = createFlyMachinesClient();
+    let live: Set<string>;
+    try {
+      live = new Set((await client.listSecrets(props.app ?? id)).map((s) => s.name));
+    } catch (err) {
+      if (isApiError(err, 404)) return { id: "", props };
+      throw err;
+    }
+    const names = (props.names ?? []).filter((n) => live.has(n));
+    if (names.length === (props.names ?? []).length) return { id, props };
+    const digestsLeft = Object.fromEntries(Object.entries(props.digests ?? {}).filter(([n]) => live.has(n)));
+    return { id, props: { ...props, names, digests: digestsLeft } };
+  }
+
   async delete(id: string, props: Outputs): Promise<void> {
     const names = props?.names ?? [];
     if (names.length === 0) return;
@@ -90,7 +109,7 @@ async function stage(inputs: Inputs, previousNames: string[]): Promise<Outputs> 
   const values: Record<string, string | null> = { ...inputs.values, ...Object.fromEntries(removed.map((n) => [n, null])) };
   const { version } = await client.setSecrets(app, values);
   pulumi.log.info(`${app}: staged ${Object.keys(inputs.values).length} secret(s) as version ${version}; machines get them with the next rollout`);
-  return { app, digests: digests(inputs), names: Object.keys(inputs.values).sort(), version };
+  return wireSafe({ app, digests: digests(inputs), names: Object.keys(inputs.values).sort(), version });
 }
 
 const provider = new AppSecretsProvider();

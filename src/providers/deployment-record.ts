@@ -10,10 +10,10 @@
  * GITHUB_TOKEN (issues: write) and GITHUB_API_URL are read from the environment inside each method.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createIssue, ensureLabel, listIssuesByLabel } from "../clients/github-issues";
+import { createIssue, ensureLabel, getIssue, listIssuesByLabel } from "../clients/github-issues";
 import { githubHttp } from "../clients/github";
 import { isApiError, timeScale } from "../clients/http";
-import { isUnknown } from "../dynamic-support";
+import { isUnknown, wireSafe } from "../dynamic-support";
 import { backoffDelay } from "../retry";
 import {
   DeploymentRecordData,
@@ -102,6 +102,18 @@ class DeploymentRecordProvider implements pulumi.dynamic.ResourceProvider<Inputs
     return { outs: await record(news, olds) };
   }
 
+  /**
+   * Refresh checks that the issue still exists: a record deleted on GitHub is marked unwritten, so the next `up`
+   * writes it again (rollback reads these issues). Its text is not compared: people may comment on and label it.
+   */
+  async read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult<Outputs>> {
+    if (!props?.recorded || props.issueNumber === undefined) return { id, props };
+    const issue = await getIssue({ owner: props.owner, repository: props.repository }, props.issueNumber);
+    if (issue) return { id, props };
+    const { issueNumber: _n, issueUrl: _u, ...rest } = props;
+    return { id, props: { ...rest, recorded: false } };
+  }
+
   async delete(): Promise<void> {
     // Records are history: the issue stays when the resource goes (stack removal, replacement by a new release).
   }
@@ -110,11 +122,11 @@ class DeploymentRecordProvider implements pulumi.dynamic.ResourceProvider<Inputs
 /** Writes the record unless `olds` shows it was written; never throws for GitHub failures. */
 async function record(inputs: Inputs, olds: Outputs | undefined): Promise<Outputs> {
   if (inputs.digest === undefined || inputs.releaseVersion === undefined) {
-    return { ...inputs, key: undefined, recorded: false };
+    return wireSafe({ ...inputs, recorded: false });
   }
   const key = recordKey(inputs.appName, inputs.releaseVersion);
   if (olds?.recorded && olds.key === key) {
-    return { ...inputs, key, recorded: true, issueNumber: olds.issueNumber, issueUrl: olds.issueUrl, recordedAt: olds.recordedAt };
+    return wireSafe({ ...inputs, key, recorded: true, issueNumber: olds.issueNumber, issueUrl: olds.issueUrl, recordedAt: olds.recordedAt });
   }
   const recordedAt = (olds?.key === key && olds.recordedAt) || new Date().toISOString();
   const data: DeploymentRecordData = {
@@ -134,14 +146,14 @@ async function record(inputs: Inputs, olds: Outputs | undefined): Promise<Output
   };
   try {
     const issue = await writeOnce(inputs, data);
-    return { ...inputs, key, recorded: true, issueNumber: issue.number, issueUrl: issue.html_url, recordedAt };
+    return wireSafe({ ...inputs, key, recorded: true, issueNumber: issue.number, issueUrl: issue.html_url, recordedAt });
   } catch (err) {
     const why = String((err as Error)?.message ?? err);
     await pulumi.log.warn(
       `Deployment record ${key} was not written to ${inputs.owner}/${inputs.repository} (${why}). The deploy itself succeeded. ` +
         `The next \`pulumi up\` on ${inputs.stack} retries the write; check that GITHUB_TOKEN can write issues and that GitHub is reachable.`,
     );
-    return { ...inputs, key, recorded: false, recordedAt };
+    return wireSafe({ ...inputs, key, recorded: false, recordedAt });
   }
 }
 

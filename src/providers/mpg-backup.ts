@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createFlyPostgresClient } from "../clients/fly-postgres";
-import { changedKeys, isUnknown } from "../dynamic-support";
+import { changedKeys, isUnknown, wireSafe } from "../dynamic-support";
 
 interface Inputs {
   stack: string;
@@ -20,6 +20,8 @@ interface Outputs extends Inputs {
   startedAt: string;
   /** True when a backup that was already running was used instead of starting another (the API's 409). */
   reused: boolean;
+  /** False once Fly no longer lists the backup (its retention expired it): it is no longer a restore point. */
+  available: boolean;
 }
 
 export interface MpgBackupArgs {
@@ -62,7 +64,7 @@ class MpgBackupProvider implements pulumi.dynamic.ResourceProvider {
       const backup = await client.createBackup(inputs.clusterId, inputs.type, inputs.timeoutSeconds * 1000);
       return {
         id: backup.id,
-        outs: { ...inputs, backupId: backup.id, startedAt: backup.started_at ?? "", reused: backup.reused },
+        outs: wireSafe({ ...inputs, backupId: backup.id, startedAt: backup.started_at ?? "", reused: backup.reused, available: true }),
       };
     } catch (err) {
       throw new Error(`Pre-deploy backup of MPG cluster "${inputs.clusterId}" for stack "${inputs.stack}" failed, so the release (migrations) did not run: ${(err as Error).message}`, { cause: err });
@@ -70,7 +72,17 @@ class MpgBackupProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async update(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.UpdateResult<Outputs>> {
-    return { outs: { ...news, backupId: olds.backupId, startedAt: olds.startedAt, reused: olds.reused } };
+    return { outs: wireSafe({ ...news, backupId: olds.backupId, startedAt: olds.startedAt, reused: olds.reused, available: olds.available ?? true }) };
+  }
+
+  /**
+   * Refresh asks Fly whether the backup is still listed. One that retention expired stays in state (a new backup is
+   * taken only for new migrations), marked unavailable, so nobody restores from an id that no longer exists.
+   */
+  async read(id: string, props: Outputs): Promise<pulumi.dynamic.ReadResult<Outputs>> {
+    const backups = await createFlyPostgresClient().listBackups(props.clusterId);
+    const available = backups.some((b) => b.id === props.backupId);
+    return { id, props: available === (props.available ?? true) ? props : { ...props, available } };
   }
 
   async delete(): Promise<void> {

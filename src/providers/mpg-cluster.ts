@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { clusterEndpoints, connectionUrl, createFlyPostgresClient } from "../clients/fly-postgres";
 import { isApiError } from "../clients/http";
-import { changedKeys, isUnknown } from "../dynamic-support";
+import { changedKeys, isUnknown, refuseImport, wireSafe } from "../dynamic-support";
 import { REGION } from "../stacks";
 
 interface Inputs {
@@ -91,7 +91,9 @@ class MpgClusterProvider implements pulumi.dynamic.ResourceProvider {
     const cluster = await createFlyPostgresClient().getCluster(props.clusterId);
     if (!cluster) return { id: "", props };
     if (cluster.status !== "ready") return { id, props: { ...props, status: cluster.status } };
-    return { id, props: await resolveCluster({ ...props, readyTimeoutSeconds: 0 }) };
+    // No waiting during a refresh, but the stored timeout is an input: keep it, or every refresh makes an update.
+    const live = await resolveCluster({ ...props, readyTimeoutSeconds: 0 });
+    return { id, props: { ...live, readyTimeoutSeconds: props.readyTimeoutSeconds } };
   }
 
   async update(_id: string, _olds: Outputs, news: Inputs): Promise<pulumi.dynamic.UpdateResult<Outputs>> {
@@ -145,13 +147,13 @@ async function resolveCluster(inputs: Inputs): Promise<Outputs> {
     // Migrations need a session of their own, which a transaction-mode pooler does not give, so no fallback to it.
     throw new Error(`${where} reports no ${pooler ? "direct" : "pooler"} endpoint, so its connection strings cannot be derived. Check \`fly mpg status ${id}\`.`);
   }
-  return {
+  return wireSafe({
     ...inputs,
     clusterName: cluster.name ?? id,
     status: cluster.status,
     databaseUrl: connectionUrl(pooler, appCreds, inputs.databaseName),
     migrationDatabaseUrl: connectionUrl(direct, migrationCreds, inputs.databaseName),
-  };
+  });
 }
 
 const provider = new MpgClusterProvider();
@@ -169,6 +171,7 @@ export class MpgCluster extends pulumi.dynamic.Resource {
   declare readonly migrationDatabaseUrl: pulumi.Output<string>;
 
   constructor(name: string, args: MpgClusterArgs, opts: pulumi.CustomResourceOptions = {}) {
+    refuseImport("MpgCluster", name, opts, "Nothing to import: the cluster is only referenced, never created or deleted. Remove the import option, set `renewa:mpgClusterId` to the cluster's id and run `pulumi up`.");
     const props = {
       stack: pulumi.getStack(),
       clusterId: args.clusterId,

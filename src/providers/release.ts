@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Machine, createFlyMachinesClient } from "../clients/fly-machines";
 import { isApiError, timeScale } from "../clients/http";
-import { isUnknown } from "../dynamic-support";
+import { isUnknown, wireSafe } from "../dynamic-support";
 import { parseImageRef } from "../image-ref";
 import {
   MachineSettings,
@@ -163,11 +163,11 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async create(inputs: Inputs): Promise<pulumi.dynamic.CreateResult<Outputs>> {
-    return { id: inputs.app, outs: await release(inputs, undefined) };
+    return { id: inputs.app, outs: wireSafe(await release(inputs, undefined)) };
   }
 
   async update(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.UpdateResult<Outputs>> {
-    return { outs: await release(news, olds) };
+    return { outs: wireSafe(await release(news, olds)) };
   }
 
   /** The live image and machine count, so `pulumi refresh` shows a hand-made deploy as drift. */
@@ -181,7 +181,7 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
       throw err;
     }
     const outs = { ...(props as Outputs), digest: mostCommon(fleet.map(machineDigest)), machineCount: fleet.length, machines: machinesOut(fleet) };
-    return { id, props: outs };
+    return { id, props: wireSafe(outs) };
   }
 
   async delete(): Promise<void> {

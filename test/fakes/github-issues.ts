@@ -78,6 +78,10 @@ export async function createGithubIssuesFake(opts: GithubIssuesFakeOptions = {})
     for (const name of issue.labels) if (!labels.has(name)) labels.set(name, { name, color: "ededed", description: "" });
     return { status: 201, body: view(issue) };
   });
+  fake.route("GET", `${base}/issues/:number`, (req): FakeResponse => {
+    const issue = issues.find((i) => i.number === Number(req.params.number));
+    return issue ? { status: 200, body: view(issue) } : { status: 404, body: { message: "Not Found" } };
+  });
   fake.route("GET", `${base}/issues`, (req: FakeRequest): FakeResponse => {
     const want = (req.query.get("labels") ?? "").split(",").filter(Boolean);
     const state = req.query.get("state") ?? "open";

@@ -71,7 +71,8 @@ async function run(method, provider, args) {
       return { ...result, outs: overTheWire(method, "outs", { ...(result && result.outs) }) };
     case "read": {
       if (!result) return result;
-      const out = { ...result, props: overTheWire(method, "props", { ...result.props }) };
+      const out = { ...result };
+      if (result.props !== undefined) out.props = overTheWire(method, "props", result.props);
       if (result.inputs !== undefined) out.inputs = overTheWire(method, "inputs", result.inputs);
       return out;
     }
