@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The real-engine suite (test/engine/) needs the Pulumi CLI; it is built or found once, before any file runs.
+    globalSetup: ["test/engine/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Each file gets its own process: Pulumi's mock runtime is process-global state.

@@ -1,5 +1,6 @@
 // Registers ts-node exactly the way `pulumi up` does (@pulumi/pulumi/cmd/run/run.js, CommonJS branch): the project's
-// typescript and ts-node, ./tsconfig.json, Pulumi's default compiler options under the project's own. The offline
+// typescript and ts-node, the tsconfig.json of the working directory `pulumi up` gives the program (the folder of
+// Pulumi.yaml's `main`: src/), Pulumi's default compiler options under the project's own. The offline
 // commands and the tests load the program through this, so a tsconfig or import that would break `pulumi up` breaks
 // them too. Type checking follows PULUMI_NODEJS_TRANSPILE_ONLY, as in run.js.
 "use strict";
@@ -8,7 +9,7 @@ const path = require("path");
 
 const root = path.resolve(__dirname, "..", "..");
 const tsutils = require("@pulumi/pulumi/tsutils");
-const tsConfigPath = path.join(root, "tsconfig.json");
+const tsConfigPath = path.join(root, "src", "tsconfig.json");
 const compilerOptions = tsutils.loadTypeScriptCompilerOptions(tsConfigPath);
 const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
 const ts = require(typescriptRequire);

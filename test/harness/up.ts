@@ -11,6 +11,7 @@ import { createFlyGraphqlFake, FlyGraphqlFakeState } from "../fakes/fly-graphql"
 import { createFlyMachinesFake, FlyMachinesFake } from "../fakes/fly-machines";
 import { createFlyPostgresFake, FlyPostgresState } from "../fakes/fly-postgres";
 import { createGithubFake, GithubFakeState } from "../fakes/github";
+import { mountGithubAccounts } from "../fakes/github-accounts";
 import { createGithubIssuesFake, GithubIssuesFake } from "../fakes/github-issues";
 import { HttpFake } from "../fakes/http-fake";
 import { createInfisicalFake, InfisicalState } from "../fakes/infisical";
@@ -83,6 +84,8 @@ export async function startFakes(opts: FakesOptions = {}): Promise<Fakes> {
   await githubFake.start();
   const { state: githubState } = await createGithubFake({ fake: githubFake, token: SENTINELS.GITHUB_TOKEN, environments: GITHUB_ENVIRONMENTS });
   const issues = await createGithubIssuesFake({ fake: githubFake, owner: "renewa", repo: "renewa-one" });
+  // The production reviewers of Pulumi.production.yaml, as GitHub knows them.
+  mountGithubAccounts(githubFake, { users: ["renewa-release-managers"], teams: ["renewa/release-managers"] });
 
   const registry = await createRegistryFake({ token });
 

@@ -22,6 +22,10 @@ const SECRET_KEY = /password|token|secret|apikey/i;
 function scrub(v, key = "") {
   if (typeof v === "string") {
     if (SECRET_KEY.test(key)) return "[secret]";
+    // Provider configuration arrives JSON-encoded, and at CheckConfig not yet secret-wrapped (docker registryAuth).
+    if (/^[[{]/.test(v)) {
+      try { return JSON.stringify(scrub(JSON.parse(v), key)); } catch { /* not JSON: scrubbed as text */ }
+    }
     let s = v;
     for (const k of CREDENTIAL_ENV) if (process.env[k] && process.env[k].length >= 4) s = s.split(process.env[k]).join("[secret]");
     return s;
@@ -35,7 +39,8 @@ function scrub(v, key = "") {
 function record(entry) {
   const file = process.env.RENEWA_STANDIN_LOG;
   if (!file) return;
-  fs.appendFileSync(file, JSON.stringify(scrub(redact({ provider: name, ...entry }))) + "\n");
+  const { inputs, ...call } = entry;
+  fs.appendFileSync(file, JSON.stringify({ provider: name, ...call, inputs: scrub(redact(inputs ?? {})) }) + "\n");
 }
 
 /** Deterministic per URN, so an unchanged run computes the same outputs. */
@@ -90,14 +95,20 @@ const provider = {
   async diff(id, urn, olds, news) {
     record({ method: "diff", type: typeOf(urn), urn, id, inputs: news });
     const def = resourceDef(urn);
-    const keys = Object.keys(argsOf(def)).filter((k) => stable(olds[k] ?? null) !== stable(news[k] ?? null));
+    // An input the provider also computes (Optional+Computed, e.g. IssueLabel's etag) is no change when left out.
+    const computed = new Set(def.computed ?? []);
+    const keys = Object.keys(argsOf(def))
+      .filter((k) => news[k] !== undefined || !computed.has(k))
+      .filter((k) => stable(olds[k] ?? null) !== stable(news[k] ?? null));
     const replaces = keys.filter((k) => (def.forceNew ?? []).includes(k));
     return { changes: keys.length > 0, replaces, deleteBeforeReplace: false };
   },
   async create(urn, inputs) {
     record({ method: "create", type: typeOf(urn), urn, inputs });
     const def = resourceDef(urn);
-    const { id, outputs, secrets = [] } = def.create(plain(inputs), { urn, h: hash(urn), config });
+    // Seeded by the URN and the ForceNew inputs: the same on a re-run, a new id when a change replaces it.
+    const seed = `${urn}:${stable((def.forceNew ?? []).map((k) => inputs[k] ?? null))}`;
+    const { id, outputs, secrets = [] } = def.create(plain(inputs), { urn, h: hash(seed), config });
     const outs = { ...inputs, ...outputs };
     for (const k of secrets) if (k in outs && !isSecret(outs[k])) outs[k] = wrapSecret(outs[k]);
     return { id, outs };

@@ -3,9 +3,13 @@
 "use strict";
 const { request } = require("./http");
 
-/** The real provider's base URL setting, its GITHUB_BASE_URL default, then the harness's GITHUB_API_URL. */
+/**
+ * The provider's `baseUrl` when set to something else than the public API, else GITHUB_BASE_URL, else the harness's
+ * GITHUB_API_URL. The SDK always sends `baseUrl` (defaulting to https://api.github.com/), which is unreachable here.
+ */
 function baseUrl(config) {
-  const base = config.baseUrl || process.env.GITHUB_BASE_URL || process.env.GITHUB_API_URL;
+  const configured = config.baseUrl && !/^https:\/\/api\.github\.com\/?$/.test(config.baseUrl) ? config.baseUrl : "";
+  const base = configured || process.env.GITHUB_BASE_URL || process.env.GITHUB_API_URL;
   if (!base) throw new Error("stand-in github plugin: no API base URL: set GITHUB_BASE_URL or GITHUB_API_URL to the GitHub fake (or the provider's baseUrl)");
   return base.replace(/\/+$/, "");
 }
@@ -55,6 +59,7 @@ module.exports = {
       file: "issueLabel.d.ts",
       iface: "IssueLabelArgs",
       forceNew: ["repository"],
+      computed: ["etag"],
       create: (inputs, { h, config }) => ({
         id: `${inputs.repository}:${inputs.name}`,
         outputs: {

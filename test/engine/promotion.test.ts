@@ -1,0 +1,139 @@
+/**
+ * The promotion chain under the real engine, on one `file://` backend: development → staging through a real
+ * StackReference, production's gate, Path B on production, production's protection against destroy, and the operator
+ * commands (`promote`, `rollback`, `repoint`) driving the real CLI through the Automation API.
+ * The runs build on each other, so the tests run in order.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INFISICAL_PROJECT_ID } from "../harness/up";
+import { CLUSTERS, digestOf, imageOf, Platform, REPO, startPlatform } from "./platform";
+import { resourcesOf } from "./workspace";
+
+const D1 = digestOf(0x11);
+const D2 = digestOf(0x22);
+const UNRELEASED = digestOf(0x99);
+const RESTORED = "renewa-production-restored";
+const STAGING_RESTORED = "renewa-staging-restored";
+const machinesOf = (p: Platform, app: string) => p.fakes.fly.machines(app).filter((m) => m.config?.metadata?.fly_process_group === "app");
+
+let p: Platform;
+
+beforeAll(async () => {
+  p = await startPlatform({ extraClusters: [RESTORED, STAGING_RESTORED] });
+  for (const d of [D1, D2, UNRELEASED]) p.fakes.registry.push(REPO, d);
+  for (const stack of ["development", "staging", "production"]) await p.ws.initStack(stack);
+  await p.config("development", "renewa:imageDigest", D1);
+  await p.ok("development", ["up", "--skip-preview"]);
+}, 600_000);
+
+afterAll(async () => p?.close());
+
+describe("promotion through real stack references", () => {
+  it("staging's up takes development's digest", async () => {
+    await p.ok("staging", ["up", "--skip-preview"]);
+    expect((await p.ws.outputs("staging")).imageDigest).toBe(D1);
+    expect(machinesOf(p, "renewa-app-staging").map((m) => m.config.image)).toEqual([imageOf(D1), imageOf(D1)]);
+  });
+
+  it("production refuses a digest staging has not released, before changing anything", async () => {
+    await p.config("production", "renewa:imageDigest", UNRELEASED);
+    const before = p.mark();
+    const res = await p.fails("production", ["up", "--skip-preview"]);
+    expect(res.output).toContain(UNRELEASED);
+    expect(res.output).toMatch(/staging/);
+    expect(p.fakes.fly.state.apps.has("renewa-app-production")).toBe(false);
+    expect(p.mutations(before)).toEqual([]);
+    const exported = await p.ws.exportStack("production");
+    expect(resourcesOf(exported, "fly:App")).toEqual([]);
+    expect(exported.deployment.pending_operations ?? []).toEqual([]);
+  });
+
+  it("then takes the digest staging released", async () => {
+    const rm = await p.ws.pulumi(["config", "rm", "renewa:imageDigest", "-s", "production"]);
+    expect(rm.code).toBe(0);
+    await p.ok("production", ["up", "--skip-preview"]);
+    const out = await p.ws.outputs("production");
+    expect(out).toMatchObject({ imageDigest: D1, databaseClusterId: CLUSTERS.production });
+    expect(machinesOf(p, "renewa-app-production")).toHaveLength(3);
+  });
+});
+
+describe("Path B on production under the real engine", () => {
+  const folder = () => p.fakes.infisical.state.folder(INFISICAL_PROJECT_ID, "prod", "/");
+
+  it("a new cluster id in Pulumi.production.yaml previews as an in-place update of the reference and the URL pair", async () => {
+    const file = p.ws.readFile("Pulumi.production.yaml");
+    p.ws.writeFile("Pulumi.production.yaml", file.replace(`renewa:mpgClusterId: ${CLUSTERS.production}`, `renewa:mpgClusterId: ${RESTORED}`));
+    const preview = await p.ok("production", ["preview", "--diff"]);
+    expect(preview.output).toMatch(/~ .*renewa-db-cluster|renewa-db-cluster.*update/);
+    expect(preview.output).toContain(RESTORED);
+    expect(preview.output).not.toMatch(/\+- |replace|--.*delete|- .*deleted/);
+    expect(preview.output).toMatch(/renewa-secrets-secrets/);
+  });
+
+  it("up re-points: DATABASE_URL and DATABASE_URL_MIGRATION move, the sync redeploys, no machine rolls, nothing is deleted", async () => {
+    const oldUrl = folder().get("DATABASE_URL");
+    const machinesBefore = machinesOf(p, "renewa-app-production").map((m) => [m.id, m.config.image]);
+    const redeploys = p.fakes.infisical.state.flyApps.get("renewa-app-production")!.redeploys;
+    const before = p.mark();
+    await p.ok("production", ["up", "--skip-preview"]);
+    expect(folder().get("DATABASE_URL")).not.toBe(oldUrl);
+    expect(folder().get("DATABASE_URL")).toContain(RESTORED);
+    expect(folder().get("DATABASE_URL_MIGRATION")).toContain(RESTORED);
+    expect(p.fakes.infisical.state.flyApps.get("renewa-app-production")!.redeploys).toBeGreaterThan(redeploys);
+    expect(machinesOf(p, "renewa-app-production").map((m) => [m.id, m.config.image])).toEqual(machinesBefore);
+    expect(p.mutations(before).filter((c) => c.startsWith("DELETE"))).toEqual([]);
+    expect(p.fakes.mpg.clusters.get(CLUSTERS.production)!.status).toBe("ready");
+    expect((await p.ws.outputs("production")).databaseClusterId).toBe(RESTORED);
+  });
+
+  it("pulumi destroy of production is refused by protection and changes nothing", async () => {
+    const before = p.mark();
+    const stateBefore = (await p.ws.exportStack("production")).deployment.resources;
+    const res = await p.fails("production", ["destroy", "--skip-preview"]);
+    expect(res.output).toMatch(/protect/i);
+    expect(p.mutations(before)).toEqual([]);
+    expect((await p.ws.exportStack("production")).deployment.resources).toEqual(stateBefore);
+    expect(p.fakes.fly.state.apps.has("renewa-app-production")).toBe(true);
+  });
+});
+
+describe("the operator commands drive the real CLI", () => {
+  it("promote: --dry-run prints the plan and changes nothing; the real run rolls staging to development's new digest", async () => {
+    await p.config("development", "renewa:imageDigest", D2);
+    await p.ok("development", ["up", "--skip-preview"]);
+    const before = p.mark();
+    const dry = await p.ws.command("promote", ["development", "staging", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`image:  ${D2}`);
+    expect(dry.stdout).toContain("Dry run: nothing was changed.");
+    expect(p.mutations(before)).toEqual([]);
+
+    const real = await p.ws.command("promote", ["development", "staging"]);
+    expect(real.code, real.output).toBe(0);
+    expect(real.stdout).toMatch(new RegExp(`staging now runs ${D2}`));
+    expect(machinesOf(p, "renewa-app-staging").map((m) => m.config.image)).toEqual([imageOf(D2), imageOf(D2)]);
+  });
+
+  it("rollback (Path A): finds the previous digest in the deployment records, pins it and rolls back", async () => {
+    const dry = await p.ws.command("rollback", ["staging", "--dry-run"]);
+    expect(dry.code, dry.output).toBe(0);
+    expect(dry.stdout).toContain(`roll back to: ${D1}`);
+    const real = await p.ws.command("rollback", ["staging", "--yes"]);
+    expect(real.code, real.output).toBe(0);
+    expect(p.ws.readFile("Pulumi.staging.yaml")).toContain(`renewa:imageDigest: ${D1}`);
+    expect(machinesOf(p, "renewa-app-staging").map((m) => m.config.image)).toEqual([imageOf(D1), imageOf(D1)]);
+    expect((await p.ws.outputs("staging")).imageDigest).toBe(D1);
+  });
+
+  it("repoint (Path B): --dry-run shows the one-line change; the real run edits the stack file and updates in place", async () => {
+    const dry = await p.ws.command("repoint", ["staging", STAGING_RESTORED, "--dry-run"]);
+    expect(dry.code, dry.output).toBe(0);
+    expect(dry.stdout).toContain(STAGING_RESTORED);
+    expect(p.ws.readFile("Pulumi.staging.yaml")).toContain(`renewa:mpgClusterId: ${CLUSTERS.staging}`);
+    const real = await p.ws.command("repoint", ["staging", STAGING_RESTORED]);
+    expect(real.code, real.output).toBe(0);
+    expect(p.ws.readFile("Pulumi.staging.yaml")).toContain(`renewa:mpgClusterId: ${STAGING_RESTORED}`);
+    expect((await p.ws.outputs("staging")).databaseClusterId).toBe(STAGING_RESTORED);
+  });
+});
