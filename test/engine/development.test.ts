@@ -20,7 +20,7 @@ const appMachines = () => p.fakes.fly.machines(APP).filter((m) => m.config?.meta
 const keep = <T extends { output: string }>(res: T) => (outputs.push(res.output), res);
 
 beforeAll(async () => {
-  p = await startPlatform({ typeCheck: true });
+  p = await startPlatform();
   p.fakes.registry.push(REPO, D1);
   await p.ws.initStack(STACK);
   await p.config(STACK, "renewa:imageDigest", D1);
@@ -28,9 +28,10 @@ beforeAll(async () => {
 
 afterAll(async () => p?.close());
 
-describe("development under the real engine", () => {
+describe("development under the real engine", { timeout: 600_000 }, () => {
   it("first up from nothing creates the whole environment and exports its outputs", async () => {
-    const res = keep(await p.ok(STACK, ["up", "--skip-preview"]));
+    // Type-checked, as `pulumi up` compiles a program by default; later runs skip the check to save time.
+    const res = keep(await p.ok(STACK, ["up", "--skip-preview"], { PULUMI_NODEJS_TRANSPILE_ONLY: "false" }));
     expect(res.output).toMatch(/Resources:\s+\+ \d+ created/);
     const machines = appMachines();
     expect(machines).toHaveLength(1);

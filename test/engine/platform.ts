@@ -54,7 +54,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   });
   const servers = () => Object.values(fakes.servers);
   const run = (stack: string, args: string[], env?: Record<string, string | undefined>) => {
-    const mutating = ["up", "destroy", "refresh"].includes(args[0]) || (args[0] === "stack" && args[1] === "rm");
+    const mutating = (["up", "destroy", "refresh"].includes(args[0]) && !args.includes("--preview-only")) || (args[0] === "stack" && args[1] === "rm");
     return ws.pulumi([...args, "-s", stack, ...(mutating ? ["--yes"] : [])], { env });
   };
   const platform: Platform = {

@@ -51,7 +51,7 @@ function traceProviders(version: string) {
 }
 const traced = () => fs.readFileSync(trace, "utf8").trim().split("\n").filter(Boolean);
 
-describe("a PR preview stack under the real engine", () => {
+describe("a PR preview stack under the real engine", { timeout: 600_000 }, () => {
   const env = () => ({ RENEWA_TEST_TRACE: trace });
 
   it("up creates the PR app, its database in development's cluster and its bucket", async () => {
@@ -100,7 +100,7 @@ describe("a PR preview stack under the real engine", () => {
   });
 });
 
-describe("failing releases under the real engine", () => {
+describe("failing releases under the real engine", { timeout: 600_000 }, () => {
   const consistent = async (digest: string) => {
     const exported = await p.ws.exportStack("development");
     expect(exported.deployment.pending_operations ?? []).toEqual([]);

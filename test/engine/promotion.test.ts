@@ -28,7 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => p?.close());
 
-describe("promotion through real stack references", () => {
+describe("promotion through real stack references", { timeout: 600_000 }, () => {
   it("staging's up takes development's digest", async () => {
     await p.ok("staging", ["up", "--skip-preview"]);
     expect((await p.ws.outputs("staging")).imageDigest).toBe(D1);
@@ -58,7 +58,7 @@ describe("promotion through real stack references", () => {
   });
 });
 
-describe("Path B on production under the real engine", () => {
+describe("Path B on production under the real engine", { timeout: 600_000 }, () => {
   const folder = () => p.fakes.infisical.state.folder(INFISICAL_PROJECT_ID, "prod", "/");
 
   it("a new cluster id in Pulumi.production.yaml previews as an in-place update of the reference and the URL pair", async () => {
@@ -98,7 +98,7 @@ describe("Path B on production under the real engine", () => {
   });
 });
 
-describe("the operator commands drive the real CLI", () => {
+describe("the operator commands drive the real CLI", { timeout: 600_000 }, () => {
   it("promote: --dry-run prints the plan and changes nothing; the real run rolls staging to development's new digest", async () => {
     await p.config("development", "renewa:imageDigest", D2);
     await p.ok("development", ["up", "--skip-preview"]);
