@@ -93,7 +93,7 @@ export class Database extends pulumi.ComponentResource {
       this.backupId = pulumi.output(undefined);
     } else {
       const cluster = this.createClusterReference(name, args);
-      const backup = args.migrationsHash === undefined ? undefined : this.createBackup(name, cluster, args.migrationsHash);
+      const backup = args.migrationsHash === undefined ? undefined : this.createBackup(name, cluster, args.migrationsHash, args.protect);
       this.clusterId = cluster.clusterId;
       this.databaseName = cluster.databaseName;
       this.databaseUrl = pulumi.secret(cluster.databaseUrl);
@@ -118,9 +118,9 @@ export class Database extends pulumi.ComponentResource {
     );
   }
 
-  private createBackup(name: string, cluster: MpgCluster, migrationsHash: string): MpgBackup {
-    // Explicitly unprotected: a new hash replaces the backup record, which protection (even inherited) would block.
-    return new MpgBackup(`${name}-backup`, { clusterId: cluster.clusterId, migrationsHash }, { parent: this, protect: false });
+  private createBackup(name: string, cluster: MpgCluster, migrationsHash: string, protect: boolean): MpgBackup {
+    // Protected with the rest in production: a new hash takes the next backup in place, so nothing is ever replaced.
+    return new MpgBackup(`${name}-backup`, { clusterId: cluster.clusterId, migrationsHash }, { parent: this, protect });
   }
 
   private createPrDatabase(name: string, args: DatabaseArgs): MpgDatabase {

@@ -54,7 +54,13 @@ export class Environment extends pulumi.ComponentResource {
       const deps = a.opts.dependsOn === undefined ? [] : Array.isArray(a.opts.dependsOn) ? a.opts.dependsOn : [a.opts.dependsOn];
       return { props: a.props, opts: { ...a.opts, dependsOn: [...(deps as pulumi.Input<pulumi.Resource>[]), decided as unknown as pulumi.Resource] } };
     };
-    super("renewa:platform:Environment", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), waitForPromotion] });
+    // Production protects every resource, not only those that hold data: `pulumi destroy` deletes the unprotected ones
+    // (the secret sync, Infisical's secrets, the GitHub environment's secrets) before it stops at the first protected.
+    const protectAll: pulumi.ResourceTransformation = (a) => {
+      if (!args.config.protect || !(a.resource instanceof pulumi.CustomResource)) return undefined;
+      return a.opts.protect === undefined ? { props: a.props, opts: { ...a.opts, protect: true } } : undefined;
+    };
+    super("renewa:platform:Environment", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), waitForPromotion, protectAll] });
     const c = args.config;
 
     this.promotion = this.createPromotion(name, c);

@@ -54,10 +54,14 @@ describe("MpgBackup provider", () => {
     expect(fake.calls(POST).map((c) => c.body)).toEqual([{ type: "full" }]);
   });
 
-  it("diff: the same hash is no diff, a new hash replaces, a re-pointed cluster is only recorded", async () => {
+  it("diff: the same hash is no diff, a new hash takes the next backup in place, a re-pointed cluster is only recorded", async () => {
     const { outs } = await host.call(provider, "create", CHECKED);
     expect(await host.call(provider, "diff", outs.backupId, outs, CHECKED)).toEqual({ changes: false, replaces: [] });
-    expect(await host.call(provider, "diff", outs.backupId, outs, { ...CHECKED, migrationsHash: HASH_B })).toEqual({ changes: true, replaces: ["migrationsHash"] });
+    const next = { ...CHECKED, migrationsHash: HASH_B };
+    expect(await host.call(provider, "diff", outs.backupId, outs, next)).toEqual({ changes: true, replaces: [] });
+    const taken = await host.call(provider, "update", outs.backupId, outs, next);
+    expect(taken.outs.backupId).not.toBe(outs.backupId);
+    expect(taken.outs).toMatchObject({ migrationsHash: HASH_B, available: true, reused: false });
     const repointed = { ...CHECKED, clusterId: "renewa-production-restored" };
     expect(await host.call(provider, "diff", outs.backupId, outs, repointed)).toEqual({ changes: true, replaces: [] });
     const before = fake.calls(POST).length;

@@ -316,8 +316,11 @@ describe("production is protected from destroy", () => {
       "up production",
     );
     expect(first.outputs).toMatchObject({ appName: "renewa-app-production", imageDigest: D1, databaseClusterId: PROD_CLUSTER });
-    const protectedNames = ["renewa-app-app", "renewa-db-cluster", "renewa-storage-bucket", "renewa-cache-database"];
-    expect(first.state.resources.filter((r) => r.protect).map((r) => r.name).sort()).toEqual([...protectedNames].sort());
+    // Every resource is protected in production, not only those holding data: the engine's destroy deletes whatever is
+    // unprotected (the sync, Infisical's secrets, the GitHub secrets) before it reaches the first protected one.
+    const unprotected = first.state.resources.filter((r) => r.custom && !r.protect);
+    expect(unprotected.map((r) => r.name)).toEqual([]);
+    const protectedNames = ["renewa-app-app", "renewa-db-cluster", "renewa-storage-bucket", "renewa-cache-database", "renewa-secrets-sync"];
     const stateBefore = fs.readFileSync(statePath, "utf8");
 
     const before = mark(fakes);

@@ -85,12 +85,15 @@ class DeploymentRecordProvider implements pulumi.dynamic.ResourceProvider<Inputs
   }
 
   async diff(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.DiffResult> {
-    const replaces = REPLACE_ON.filter((k) => olds[k] !== news[k]);
+    // A value not known yet (preview) is a change, not a replace: the engine diffs again with the real value before it
+    // acts, and a preview must not announce a new record for a re-point that releases nothing.
+    const replaces = REPLACE_ON.filter((k) => !isUnknown(news[k]) && olds[k] !== news[k]);
+    const pending = REPLACE_ON.some((k) => isUnknown(news[k]));
     // A release whose record could not be written: update, which retries the write.
     const retry = olds.key !== undefined && !olds.recorded;
     // Other fields (commit, backup id) describe the release as first recorded; a re-run from another commit is not
     // a new release, so they do not rewrite history.
-    return { changes: replaces.length > 0 || retry, replaces: [...replaces], deleteBeforeReplace: false };
+    return { changes: replaces.length > 0 || pending || retry, replaces: [...replaces], deleteBeforeReplace: false };
   }
 
   async create(inputs: Inputs): Promise<pulumi.dynamic.CreateResult<Outputs>> {

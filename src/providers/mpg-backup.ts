@@ -52,26 +52,19 @@ class MpgBackupProvider implements pulumi.dynamic.ResourceProvider {
   }
 
   async diff(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.DiffResult> {
-    // Only new migrations call for a new backup. A re-pointed cluster (Path B) is itself a restore, so it is recorded
-    // without taking another.
-    const replaces = changedKeys(olds, news, ["migrationsHash"]);
-    return { changes: changedKeys(olds, news, ["stack", "clusterId", "migrationsHash", "type", "timeoutSeconds"]).length > 0, replaces };
+    // Never a replace: a new migrations hash takes the next backup in an update, so the resource can be protected in
+    // production (the engine refuses to replace a protected resource). A re-pointed cluster (Path B) is itself a
+    // restore, so it is recorded without taking another.
+    return { changes: changedKeys(olds, news, ["stack", "clusterId", "migrationsHash", "type", "timeoutSeconds"]).length > 0, replaces: [] };
   }
 
   async create(inputs: Inputs): Promise<pulumi.dynamic.CreateResult<Outputs>> {
-    const client = createFlyPostgresClient();
-    try {
-      const backup = await client.createBackup(inputs.clusterId, inputs.type, inputs.timeoutSeconds * 1000);
-      return {
-        id: backup.id,
-        outs: wireSafe({ ...inputs, backupId: backup.id, startedAt: backup.started_at ?? "", reused: backup.reused, available: true }),
-      };
-    } catch (err) {
-      throw new Error(`Pre-deploy backup of MPG cluster "${inputs.clusterId}" for stack "${inputs.stack}" failed, so the release (migrations) did not run: ${(err as Error).message}`, { cause: err });
-    }
+    const outs = await takeBackup(inputs);
+    return { id: outs.backupId, outs };
   }
 
   async update(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.UpdateResult<Outputs>> {
+    if (olds.migrationsHash !== news.migrationsHash) return { outs: await takeBackup(news) };
     return { outs: wireSafe({ ...news, backupId: olds.backupId, startedAt: olds.startedAt, reused: olds.reused, available: olds.available ?? true }) };
   }
 
@@ -87,6 +80,16 @@ class MpgBackupProvider implements pulumi.dynamic.ResourceProvider {
 
   async delete(): Promise<void> {
     // Retained: a backup is the restore point of a past release, and Fly's retention decides when it expires.
+  }
+}
+
+/** Takes a backup and waits for it; the resource's outputs with its id. */
+async function takeBackup(inputs: Inputs): Promise<Outputs> {
+  try {
+    const backup = await createFlyPostgresClient().createBackup(inputs.clusterId, inputs.type, inputs.timeoutSeconds * 1000);
+    return wireSafe({ ...inputs, backupId: backup.id, startedAt: backup.started_at ?? "", reused: backup.reused, available: true });
+  } catch (err) {
+    throw new Error(`Pre-deploy backup of MPG cluster "${inputs.clusterId}" for stack "${inputs.stack}" failed, so the release (migrations) did not run: ${(err as Error).message}`, { cause: err });
   }
 }
 

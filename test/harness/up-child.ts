@@ -437,17 +437,17 @@ async function destroy(spec: UpSpec, previous: UpResult | undefined, resources: 
   const errors: string[] = [];
   const deletes: UpResult["deletes"] = [];
   const remaining = [...resources];
-  const protectedOnes = resources.filter((r) => r.protect);
   let providerLog = "";
-  if (protectedOnes.length) {
-    errors.push(
-      `refusing to destroy stack ${spec.stack}: ${protectedOnes.length} resource(s) are protected: ${names(protectedOnes)}. ` +
-        "To delete them, remove `protect` from them in the program and run `pulumi up`, or `pulumi state unprotect <urn>`, then destroy again.",
-    );
-  } else if (resources.length) {
+  if (resources.length) {
     const host: ProviderHost = await startProviderHost(spec.env);
     try {
+      // As the engine does: dependents first, and the first protected resource ends the destroy with an error, after
+      // whatever unprotected resources came before it were deleted.
       for (const r of [...resources].reverse()) {
+        if (r.protect) {
+          errors.push(`resource ${r.name} cannot be deleted because it is protected (${names(remaining.filter((x) => x.protect))})`);
+          break;
+        }
         try {
           if (r.provider) await host.call(r.provider, "delete", r.id, { ...strip(r.outputs), __provider: r.provider });
         } catch (err) {
