@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../harness/engine";
 import { CLUSTERS, digestOf, imageOf, Platform, REPO, startPlatform } from "./platform";
 import { resourcesOf } from "./workspace";
 
@@ -50,9 +51,12 @@ function traceProviders(version: string) {
   }
 }
 const traced = () => fs.readFileSync(trace, "utf8").trim().split("\n").filter(Boolean);
+/** The providers' code as the repository has it. */
+const untraceProviders = () => fs.cpSync(path.join(ROOT, "src", "providers"), path.join(p.ws.project, "src", "providers"), { recursive: true });
 
 describe("a PR preview stack under the real engine", { timeout: 600_000 }, () => {
   const env = () => ({ RENEWA_TEST_TRACE: trace });
+  afterAll(untraceProviders);
 
   it("up creates the PR app, its database in development's cluster and its bucket", async () => {
     traceProviders("v1");
