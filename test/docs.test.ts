@@ -20,6 +20,19 @@ describe("README", () => {
     expect(ci).toContain("set -euo pipefail");
   });
 
+  it("names the real-engine prerequisites, the first CLI build and npm run test:engine", () => {
+    const tests = readme.slice(readme.indexOf("## Tests"));
+    expect(tests).toContain("npm run test:engine");
+    expect(tests).toMatch(/Pulumi CLI on PATH/);
+    expect(tests).toMatch(/Go 1\.26/);
+    expect(tests).toMatch(/first `npm test`.*builds it/s);
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+    expect(pkg.scripts["test:engine"]).toBe("vitest run test/engine");
+    // The CLI version is pinned in exactly one place.
+    const script = fs.readFileSync(path.join(root, "scripts", "pulumi-cli.sh"), "utf8");
+    expect(script.match(/^PULUMI_CLI_VERSION="\d+\.\d+\.\d+"$/gm)).toHaveLength(1);
+  });
+
   it("documents every credential variable and API base URL override the clients read", () => {
     for (const v of ["FLY_API_TOKEN", "GITHUB_TOKEN", "INFISICAL_TOKEN", "INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "UPSTASH_EMAIL", "UPSTASH_API_KEY", "FLY_MACHINES_API_URL", "FLY_API_URL", "INFISICAL_API_URL", "GITHUB_API_URL"]) {
       expect(readme).toContain(v);

@@ -104,6 +104,32 @@ describe("a PR preview stack under the real engine", { timeout: 600_000 }, () =>
   });
 });
 
+describe("npm run preview-env drives the real CLI", { timeout: 600_000 }, () => {
+  it("up --dry-run changes nothing; up creates pr-43; destroy removes its app, database, bucket and stack", async () => {
+    const before = p.mark();
+    const dry = await p.ws.command("preview-env", ["up", "43", "--digest", D1, "--dry-run"]);
+    expect(dry.code, dry.output).toBe(0);
+    expect(dry.stdout).toContain("pr-43");
+    expect(p.mutations(before)).toEqual([]);
+
+    const up = await p.ws.command("preview-env", ["up", "43", "--digest", D1]);
+    expect(up.code, up.output).toBe(0);
+    expect(machinesOf(p, "renewa-app-pr-43").map((m) => m.config.image)).toEqual([imageOf(D1)]);
+    expect(p.fakes.mpg.clusters.get(CLUSTERS.development)!.databases.has("pr_43")).toBe(true);
+
+    const down = await p.ws.command("preview-env", ["destroy", "43"]);
+    expect(down.code, down.output).toBe(0);
+    expect(p.fakes.fly.state.apps.has("renewa-app-pr-43")).toBe(false);
+    expect(p.fakes.mpg.clusters.get(CLUSTERS.development)!.databases.has("pr_43")).toBe(false);
+    expect(p.fakes.graphql.addOns.has("renewa-pr-43")).toBe(false);
+    const stacks = JSON.parse((await p.ws.pulumi(["stack", "ls", "--json"])).stdout).map((s: { name: string }) => s.name);
+    expect(stacks).not.toContain("pr-43");
+    // A cleanup job that runs twice: the missing stack is not an error.
+    const again = await p.ws.command("preview-env", ["destroy", "43"]);
+    expect(again.code, again.output).toBe(0);
+  });
+});
+
 describe("failing releases under the real engine", { timeout: 600_000 }, () => {
   const consistent = async (digest: string) => {
     const exported = await p.ws.exportStack("development");
