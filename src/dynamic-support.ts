@@ -26,3 +26,15 @@ export function sha256(text: string): string {
 export function changedKeys<T extends object>(olds: Partial<T>, news: Partial<T>, keys: Array<keyof T>): string[] {
   return keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k])).map(String);
 }
+
+/**
+ * `value` without `undefined` anywhere in it (object keys dropped, array items become null). The engine turns every
+ * provider result into a protobuf Struct, and `Struct.fromJavaScript` throws on an undefined value at any depth.
+ */
+export function withoutUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : withoutUndefined(v))) as T;
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, withoutUndefined(v)])) as T;
+  }
+  return value;
+}
