@@ -102,8 +102,12 @@ export async function takeLeases(deps: EngineDeps, app: string, ids: string[], t
     await set.releaseAll();
     throw failed.reason;
   }
+  let busy = false;
   timer = setInterval(() => {
-    inflight = inflight.then(refreshAll);
+    // A round still running (a slow API) is not queued behind: the next tick refreshes soon enough.
+    if (busy) return;
+    busy = true;
+    inflight = refreshAll().finally(() => (busy = false));
   }, t.refreshMs);
   return set;
 }

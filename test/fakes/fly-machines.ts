@@ -68,6 +68,8 @@ export interface FakeMachine {
   /** Its app's log lines (`fly logs -i`), oldest first. */
   logs: string[];
   host_status: string;
+  /** This machine's boot time instead of the fake's (a slow host). */
+  bootMs?: number;
   /** When set, updates are refused with this error, as a host out of capacity does. */
   hostRefusal?: string;
   previousNonce?: string;
@@ -87,6 +89,8 @@ export interface FakeApp {
   releases: Array<{ id: string; version: number; status: string; image_ref: string; strategy: string; metadata?: any; definition?: any }>;
   /** [ms since epoch, routable healthy app machines] after every change. */
   timeline: Array<[number, number]>;
+  /** Routing and lifecycle calls in order, with when they happened. */
+  actions: Array<{ at: number; machine: string; action: string }>;
 }
 
 export interface FlyMachinesFakeState {
@@ -105,8 +109,8 @@ export interface FlyMachinesFake {
   holdLease(app: string, id: string, ms: number, owner?: string): FakeLease;
   /** Live (not destroyed) machines of an app. */
   machines(app: string): FakeMachine[];
-  /** The fewest routable healthy app machines (started, not cordoned, every check passing) since `from` (ms). */
-  minRoutable(app: string, from?: number): number;
+  /** The fewest routable healthy app machines (started, not cordoned, every check passing) between `from` and `to` (ms). */
+  minRoutable(app: string, from?: number, to?: number): number;
   /** The next `n` creates make the machine but answer 503, as when the answer is lost on the way back. */
   loseCreateAnswers(n: number): void;
   stop(): Promise<void>;
@@ -191,7 +195,7 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
   if (opts.token) fake.requiredAuth = (h) => h === `Bearer ${opts.token}` || h === `FlyV1 ${opts.token}`;
 
   function addApp(name: string, org = options.orgs[0]): FakeApp {
-    const a: FakeApp = { id: `app_${newId()}`, name, org, status: "pending", ips: [], secrets: new Map(), secretsVersion: 0, machines: new Map(), releases: [], timeline: [] };
+    const a: FakeApp = { id: `app_${newId()}`, name, org, status: "pending", ips: [], secrets: new Map(), secretsVersion: 0, machines: new Map(), releases: [], timeline: [], actions: [] };
     state.apps.set(name, a);
     return a;
   }
@@ -229,7 +233,7 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     const instance = m.instance_id;
     m.checks = checkNames(m.config).map((name) => ({ name, status: "critical", output: "waiting for the machine to start" }));
     mark(m);
-    later(m, options.bootMs, () => {
+    later(m, m.bootMs ?? options.bootMs, () => {
       if (m.instance_id !== instance) return;
       event(m, "start", "started");
       m.logs.push(`[info] Machine started, running ${JSON.stringify(m.config.init?.cmd ?? ["<image CMD>"])}`);
@@ -323,7 +327,12 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
   };
   const withMachine = (fn: (m: FakeMachine, a: FakeApp, req: FakeRequest) => FakeResponse | Promise<FakeResponse>) => (req: FakeRequest) => {
     const r = resolve(req, true);
-    return r.res ?? fn(r.m!, r.a!, req);
+    if (r.res) return r.res;
+    const verb = /\/(cordon|uncordon|stop|start)$/.exec(req.path)?.[1];
+    const whole = /\/machines\/[^/]+$/.test(req.path);
+    const action = verb ?? (whole && req.method === "DELETE" ? "destroy" : whole && req.method === "POST" ? "update" : undefined);
+    if (action) r.a!.actions.push({ at: Date.now(), machine: r.m!.id, action });
+    return fn(r.m!, r.a!, req);
   };
 
   const V = "/v1/apps";
@@ -412,7 +421,9 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
       const ttl = Number(req.body?.ttl ?? 30);
       const rotate = held && options.rotateLeaseNonce;
       if (rotate) m.previousNonce = held.nonce;
-      m.lease = { nonce: held && !rotate ? held.nonce : `nonce-${newId()}`, owner: "pulumi@renewa.example", description: req.body?.description, expiresAt: Date.now() + ttl * options.secondMs };
+      // A refresh that arrives just after its lease lapsed (scaled TTLs are milliseconds) renews that same lease.
+      const lapsed = !held && nonce !== undefined && m.lease?.nonce === nonce;
+      m.lease = { nonce: (held && !rotate) || lapsed ? (nonce as string) : `nonce-${newId()}`, owner: "pulumi@renewa.example", description: req.body?.description, expiresAt: Date.now() + ttl * options.secondMs };
       return { status: 201, body: { status: "success", data: leaseView(m.lease) } };
     }))
     .route("DELETE", `${V}/:app/machines/:id/lease`, withMachine((m, _a, req) => {
@@ -492,10 +503,10 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     addMachine: (app, config, initial = "started") => addMachine(app, config, initial),
     holdLease,
     machines: (app) => live(state.apps.get(app)!),
-    minRoutable(app, from = 0) {
+    minRoutable(app, from = 0, to = Infinity) {
       const timeline = state.apps.get(app)!.timeline;
       const before = timeline.filter(([t]) => t < from).at(-1);
-      return Math.min(...[...(before ? [before] : []), ...timeline.filter(([t]) => t >= from)].map(([, n]) => n));
+      return Math.min(...[...(before ? [before] : []), ...timeline.filter(([t]) => t >= from && t <= to)].map(([, n]) => n));
     },
     loseCreateAnswers(n) {
       lostCreateAnswers = n;
