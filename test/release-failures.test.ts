@@ -7,7 +7,6 @@ import { FlyMachinesFake, createFlyMachinesFake, flyProviderEnv, imageRef, sampl
 import { waitFor } from "./harness/wait";
 
 const TOKEN = "SENTINEL_fly_token_failures";
-const DB_URL = "postgres://migrator:SENTINEL_db_password@db.flympg.net/renewa";
 const APP = "renewa-app-pr-21";
 const UPDATE = "POST /v1/apps/:app/machines/:id";
 const LEASE = "POST /v1/apps/:app/machines/:id/lease";
@@ -50,22 +49,26 @@ async function update(host: ProviderHost, overrides: Record<string, unknown> = {
   return (await host.call(provider, "update", APP, olds, checked.inputs)).outs;
 }
 
-const untouched = () => fly.machines(APP).every((m) => m.configs.length === 1 && m.config.image === imageRef(1));
+const appMachines = () => fly.machines(APP).filter((m) => m.config.metadata?.fly_process_group === "app");
+const untouched = () => appMachines().every((m) => m.configs.length === 1 && m.config.image === imageRef(1));
 
 describe("release_command", () => {
   it("a non-zero exit fails the update with the exit code and the logs command, and no app machine is touched", async () => {
     await setup({ releaseExitCodes: { [imageRef(2)]: 3 } });
     fly.state.apps.get(APP)!.secretsVersion = 4;
     const host = await newHost();
-    const err = await update(host, { releaseCommand: "bin/migrate --to 'latest'", migrationDatabaseUrl: DB_URL, minSecretsVersion: 4 }).catch((e) => e);
+    const err = await update(host, { releaseCommand: "bin/migrate --to 'latest'", minSecretsVersion: 4 }).catch((e) => e);
     const [job] = [...fly.state.apps.get(APP)!.machines.values()].filter((m) => m.config.metadata?.fly_process_group === "fly_app_release_command");
     expect(err.message).toContain(`exited with code 3 on machine ${job.id}`);
     expect(err.message).toContain(`fly logs -a ${APP} -i ${job.id}`);
+    expect(err.message).toContain('ERROR: relation "users" already exists');
     expect(err.message).not.toContain("SENTINEL");
     expect(untouched()).toBe(true);
     expect(fly.fake.calls(UPDATE)).toHaveLength(0);
-    expect(job.config).toMatchObject({ init: { cmd: ["bin/migrate", "--to", "latest"] }, restart: { policy: "no" }, auto_destroy: true });
-    expect(job.config.env).toMatchObject({ RELEASE_COMMAND: "1", DATABASE_URL: DB_URL, NODE_ENV: "production" });
+    expect(job.config).toMatchObject({ restart: { policy: "no" }, auto_destroy: true });
+    expect(job.config.init.cmd.slice(-3)).toEqual(["bin/migrate", "--to", "latest"]);
+    expect(job.config.env).toMatchObject({ RELEASE_COMMAND: "1", NODE_ENV: "production" });
+    expect(job.config.env).not.toHaveProperty("DATABASE_URL");
     expect(job.min_secrets_version).toBe(4);
     expect(job.state).toBe("destroyed");
     expect(fly.state.apps.get(APP)!.releases[0].status).toBe("failed");
@@ -78,12 +81,20 @@ describe("release_command", () => {
     expect(fly.machines(APP).every((m) => m.config.image === imageRef(5) && m.min_secrets_version === 4)).toBe(true);
   });
 
-  it("a release_command that outlives its timeout is destroyed and fails the update before any machine changes", async () => {
+  it("a release_command that outlives its run limit is left to finish (not killed mid-migration) and no machine changes", async () => {
     await setup({ releaseCommandMs: Infinity });
     const host = await newHost();
     const err = await update(host, { releaseCommand: "bin/migrate", releaseCommandTimeoutSeconds: 30 }).catch((e) => e);
-    expect(err.message).toMatch(/did not finish within 0 s; machine \w+ was destroyed and no app machine was changed\. Logs: fly logs -a renewa-app-pr-21 -i/);
+    expect(err.message).toMatch(/did not finish within 30 s; machine (\w+) may still be running it and destroys itself when it exits \(it was not killed mid-migration\)\. No app machine was changed\./);
+    expect(err.message).toContain("Running migrations…");
+    const job = [...fly.state.apps.get(APP)!.machines.values()].find((m) => m.config.metadata?.fly_process_group === "fly_app_release_command")!;
+    expect(job.state).toBe("started");
+    expect(fly.fake.calls("DELETE /v1/apps/:app/machines/:id")).toEqual([]);
     expect(untouched()).toBe(true);
+    // The next run does not kill it either: it waits for the migration to end.
+    const again = await update(host, { releaseCommand: "bin/migrate" }).catch((e) => e);
+    expect(again.message).toContain(`a release_command machine of an earlier run is still running on app ${APP} (${job.id})`);
+    expect(job.state).toBe("started");
   });
 });
 
@@ -93,14 +104,18 @@ describe("health gate", () => {
     const host = await newHost();
     const pending = update(host).catch((e) => e);
     // The first machine passes; from then on the new image never becomes healthy.
-    await waitFor(() => fly.fake.calls("DELETE /v1/apps/:app/machines/:id/lease").length >= 1, "the first machine's lease to be released");
+    const onNew = () => fly.machines(APP).filter((m) => m.config.image === imageRef(2) && m.state === "started" && m.checks.every((c) => c.status === "passing"));
+    await waitFor(() => onNew().length >= 1, "the first machine to be healthy on the new image");
     fly.options.unhealthyImages.push(imageRef(2));
     const err = await pending;
     const [first, second] = fly.fake.calls(UPDATE).map((l) => l.path.split("/").pop()!);
     expect(err.message).toContain(`machine ${second} did not pass its health checks`);
     expect(err.message).toMatch(/servicecheck-00-http-8080: critical: GET \/health: 503/);
-    expect(err.message).toContain(`put back on the previous config (created ones destroyed): `);
+    expect(err.message).toContain(`${first}: back on ${imageRef(1)}, started and healthy`);
+    expect(err.message).toContain(`${second}: back on ${imageRef(1)}, started and healthy`);
     expect(err.message).toContain(`fly logs -a ${APP} -i ${second}`);
+    expect(fly.machines(APP).every((m) => !m.lease || m.lease.expiresAt < Date.now())).toBe(true);
+    expect(fly.state.apps.get(APP)!.releases[0]).toMatchObject({ status: "failed", metadata: { post_deployment_info: { error: expect.stringContaining("did not pass its health checks") } } });
     expect(fly.machines(APP).map((m) => m.config.image)).toEqual(Array(3).fill(imageRef(1)));
     const byId = new Map(fly.machines(APP).map((m) => [m.id, m]));
     expect(byId.get(first)!.configs.map((c) => c.image)).toEqual([imageRef(1), imageRef(2), imageRef(1)]);

@@ -26,7 +26,7 @@ import { parseImageRef } from "../image-ref";
 import { buildAppDefinition } from "./app-definition";
 import type { EngineDeps } from "./deps";
 import { classifyFleet, configDrift, machineDigest } from "./fleet";
-import { MachineSettings, buildMachineConfig, buildReleaseCommandConfig } from "./machine-config";
+import { MachineSettings, buildMachineConfig, buildReleaseCommandConfig, withSettingsDefaults } from "./machine-config";
 import { runReleaseCommand } from "./release-command";
 import { closeReleaseRecord, openReleaseRecord } from "./release-record";
 import { executeRollout, rolloutTiming } from "./rollout";
@@ -76,7 +76,8 @@ export function machinesOut(fleet: Machine[]): Array<{ id: string; image: string
 
 function declaredConfig(s: ReleaseInputs | ReleaseState, image: string) {
   const stamp = { id: (s as ReleaseState).releaseId ?? "", version: (s as ReleaseState).releaseVersion ?? 0 };
-  return buildMachineConfig(s.machine, image, stamp, s.minSecretsVersion);
+  // Defaults again: state written before a default existed lacks it.
+  return buildMachineConfig(withSettingsDefaults(s.machine), image, stamp, s.minSecretsVersion);
 }
 
 /** What `read` reports: the live digest, count and machines, and the drift from the declared config. */
@@ -90,12 +91,25 @@ export async function readLive(props: ReleaseState): Promise<ReleaseState> {
   return { ...rest, ...(digest ? { digest } : {}), machineCount: fleet.length, machines: machinesOut(fleet), drift };
 }
 
-function engineDeps(app: string, log: EngineDeps["log"], warn: EngineDeps["warn"]): { deps: EngineDeps; hooks: Set<() => Promise<void>> } {
+interface Interruptible {
+  deps: EngineDeps;
+  hooks: Set<() => Promise<void>>;
+  /** From now on every Machines API call but handing a lease back fails, so a stopped run changes nothing more. */
+  abort: () => void;
+}
+
+function engineDeps(app: string, log: EngineDeps["log"], warn: EngineDeps["warn"]): Interruptible {
   const scale = timeScale();
   const releases = createFlyReleasesClient({ timeScale: scale });
   const hooks = new Set<() => Promise<void>>();
+  const raw = createFlyMachinesClient({ timeScale: scale });
+  let aborted = false;
+  const client = new Proxy(raw, {
+    get: (target, key: keyof typeof raw) => (...args: unknown[]) =>
+      aborted && key !== "releaseLease" ? Promise.reject(new Error("the release was interrupted")) : (target[key] as (...a: unknown[]) => unknown)(...args),
+  });
   const deps: EngineDeps = {
-    client: createFlyMachinesClient({ timeScale: scale }),
+    client,
     log,
     warn,
     now: Date.now,
@@ -106,7 +120,7 @@ function engineDeps(app: string, log: EngineDeps["log"], warn: EngineDeps["warn"
       return () => hooks.delete(cleanup);
     },
   };
-  return { deps, hooks };
+  return { deps, hooks, abort: () => (aborted = true) };
 }
 
 /** Runs one release; returns the state to store. `olds` is the last successful release's state, if any. */
@@ -115,7 +129,7 @@ export async function runRelease(
   olds: ReleaseState | undefined,
   out: { log: (m: string) => void; warn: (m: string) => void },
 ): Promise<ReleaseState> {
-  const { deps, hooks } = engineDeps(inputs.app, out.log, out.warn);
+  const { deps, hooks, abort } = engineDeps(inputs.app, out.log, out.warn);
   const { client, log } = deps;
   const scale = timeScale();
   const all = await client.listMachines(inputs.app);
@@ -161,7 +175,8 @@ export async function runRelease(
   const definition = buildAppDefinition(inputs.machine, inputs);
   const record = await openReleaseRecord(deps, releases, { app: inputs.app, image, strategy: inputs.strategy, definition });
   const onSignal = (signal: NodeJS.Signals) => {
-    // flyctl's "interrupted": hand back the leases and close the record, with a second to do it, then stop.
+    // flyctl's "interrupted": change nothing more, hand back the leases and close the record, with a second to do it.
+    abort();
     const cleanup = Promise.allSettled([...hooks].map((h) => h()).concat(closeReleaseRecord(deps, releases, record, "interrupted")));
     void Promise.race([cleanup, new Promise((r) => setTimeout(r, 1000))]).then(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };

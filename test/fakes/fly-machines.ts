@@ -267,8 +267,9 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
 
   function runReleaseCommand(m: FakeMachine) {
     const code = options.releaseExitCodes[m.config.image] ?? options.releaseExitCodes[digestOf(m.config.image) ?? ""] ?? 0;
+    m.logs.push("Running migrations…");
     later(m, options.releaseCommandMs, () => {
-      m.logs.push("Running migrations…", code === 0 ? "Migrations complete" : "ERROR: relation \"users\" already exists");
+      m.logs.push(code === 0 ? "Migrations complete" : "ERROR: relation \"users\" already exists");
       const exit = { exit_code: code, requested_stop: false };
       event(m, "exit", "stopped", options.monitorEventExits ? { MonitorEvent: { exit_event: exit } } : { exit_event: exit });
       setState(m, "stopped");
