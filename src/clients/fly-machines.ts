@@ -232,7 +232,8 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
     /**
      * Blocks until the machine reaches `state` (or any of several), looping the wait endpoint (60 s per call at
      * most) until the caller's deadline (ms since epoch), then throws WaitTimeoutError. A machine that is gone
-     * (404) has reached "destroyed"; for other states the 404 is the caller's to judge.
+     * (404) has reached "destroyed" when that is all the caller waits for; otherwise the 404 is the caller's to judge
+     * (a machine just created may not be visible yet).
      */
     async waitForState(name: string, id: string, states: WaitState | WaitState[], deadline: number, version?: string): Promise<void> {
       const state = [states].flat().join(",");
@@ -247,7 +248,7 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
         try {
           if (await waitOnce(name, id, state, seconds, version)) return;
         } catch (err) {
-          if (isApiError(err, 404) && state.split(",").includes("destroyed")) return;
+          if (isApiError(err, 404) && state === "destroyed") return;
           throw err;
         }
       }
