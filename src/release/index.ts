@@ -174,7 +174,9 @@ export async function runRelease(
   const releases = createFlyReleasesClient({ timeScale: scale });
   const definition = buildAppDefinition(inputs.machine, inputs);
   const record = await openReleaseRecord(deps, releases, { app: inputs.app, image, strategy: inputs.strategy, definition });
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
     // flyctl's "interrupted": change nothing more, hand back the leases and close the record, with a second to do it.
     abort();
     const cleanup = Promise.allSettled([...hooks].map((h) => h()).concat(closeReleaseRecord(deps, releases, record, "interrupted")));
@@ -217,7 +219,8 @@ export async function runRelease(
       lastGood,
     }));
   } catch (err) {
-    await closeReleaseRecord(deps, releases, record, "failed", { error: (err as Error).message });
+    // A stopped run's record is closed as interrupted by the signal handler.
+    if (!interrupted) await closeReleaseRecord(deps, releases, record, "failed", { error: (err as Error).message });
     throw err;
   } finally {
     process.removeListener("SIGINT", onSignal);

@@ -506,8 +506,9 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     machines: (app) => live(state.apps.get(app)!),
     minRoutable(app, from = 0, to = Infinity) {
       const timeline = state.apps.get(app)!.timeline;
-      const before = timeline.filter(([t]) => t < from).at(-1);
-      return Math.min(...[...(before ? [before] : []), ...timeline.filter(([t]) => t >= from && t <= to)].map(([, n]) => n));
+      // The count as it stood at `from`, then every change after it.
+      const before = timeline.filter(([t]) => t <= from).at(-1);
+      return Math.min(...[...(before ? [before] : []), ...timeline.filter(([t]) => t > from && t <= to)].map(([, n]) => n));
     },
     loseCreateAnswers(n) {
       lostCreateAnswers = n;
