@@ -147,7 +147,9 @@ describe("a PR preview (pr-42) from first up to destroy", () => {
     const createdMachines = flyCalls.filter((c) => c.route === "POST /v1/apps/:app/machines");
     expect(createdMachines.map((c) => c.body.config.metadata.fly_process_group)).toEqual([RELEASE_GROUP, "app"]);
     expect(flyCalls.indexOf(staged[0])).toBeLessThan(flyCalls.indexOf(createdMachines[0]));
-    expect(createdMachines[0].body.config.env.DATABASE_URL).toBe(values.DATABASE_URL_MIGRATION);
+    // The release_command reads the staged DATABASE_URL_MIGRATION secret; no connection string is in its config.
+    expect(JSON.stringify(createdMachines[0].body.config)).not.toContain(values.DATABASE_URL_MIGRATION);
+    expect(createdMachines[0].body.config.init.cmd[2]).toBe('DATABASE_URL="$DATABASE_URL_MIGRATION" exec "$@"');
 
     // No Infisical at all (no secrets, no sync), no GitHub environment or its secrets: the record is the only GitHub write.
     expect(calls(fakes.servers.infisical)).toEqual([]);
