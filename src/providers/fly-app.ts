@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { IpAssignment, createFlyMachinesClient } from "../clients/fly-machines";
 import { isApiError, timeScale } from "../clients/http";
-import { changedKeys, isUnknown } from "../dynamic-support";
+import { changedKeys, isUnknown, withoutUndefined } from "../dynamic-support";
 
 interface Inputs {
   name: string;
@@ -64,7 +64,7 @@ class FlyAppProvider implements pulumi.dynamic.ResourceProvider {
       pulumi.log.info(`Fly app ${inputs.name} already exists in org ${inputs.org}; adopting it`);
     }
     const ips = await ensureIps(client, inputs.name);
-    return { id: inputs.name, outs: { ...inputs, appId: app.id, adopted, ...ips } };
+    return { id: inputs.name, outs: withoutUndefined({ ...inputs, appId: app.id, adopted, ...ips }) };
   }
 
   async read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult<Outputs>> {
@@ -73,13 +73,13 @@ class FlyAppProvider implements pulumi.dynamic.ResourceProvider {
     const app = await client.getApp(inputs.name);
     if (!app) return {};
     const ips = addresses(await client.listIpAssignments(inputs.name));
-    return { id, props: { ...inputs, org: app.organization?.slug ?? inputs.org, appId: app.id, adopted: props?.adopted ?? false, ...ips } };
+    return { id, props: withoutUndefined({ ...inputs, org: app.organization?.slug ?? inputs.org, appId: app.id, adopted: props?.adopted ?? false, ...ips }) };
   }
 
   async update(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.UpdateResult<Outputs>> {
     const client = createFlyMachinesClient();
     const ips = await ensureIps(client, news.name);
-    return { outs: { ...olds, ...news, ...ips } };
+    return { outs: withoutUndefined({ ...olds, ...news, ...ips }) };
   }
 
   async delete(id: string, props: Outputs): Promise<void> {

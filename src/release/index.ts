@@ -83,8 +83,8 @@ function declaredConfig(s: ReleaseInputs | ReleaseState, image: string) {
 /** What `read` reports: the live digest, count and machines, and the drift from the declared config. */
 export async function readLive(props: ReleaseState): Promise<ReleaseState> {
   const all = await createFlyMachinesClient().listMachines(props.app);
-  const fleet = classifyFleet(all, props.machine.processGroup).managed;
-  const desired = props.image ? declaredConfig(props, props.image) : undefined;
+  const fleet = classifyFleet(all, props.machine?.processGroup ?? "app").managed;
+  const desired = props.image && props.machine ? declaredConfig(props, props.image) : undefined;
   const drift = desired ? fleet.flatMap((m) => configDrift(m.config, desired).map((d) => `machine ${m.id}: ${d}`)) : [];
   const { digest: _stored, ...rest } = props;
   const digest = mostCommon(fleet.map(machineDigest));
