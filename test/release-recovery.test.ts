@@ -58,7 +58,8 @@ async function update(host: ProviderHost, overrides: Record<string, unknown> = {
 }
 
 const appMachines = () => fly.machines(APP).filter((m) => m.config.metadata?.fly_process_group === "app");
-const noLeaseLeft = () => fly.machines(APP).every((m) => !m.lease || m.lease.expiresAt < Date.now());
+/** No lease of this program's is live (another deployer's, taken after it let go, does not count). */
+const noLeaseLeft = () => fly.machines(APP).every((m) => !m.lease || m.lease.expiresAt < Date.now() || m.lease.description !== "pulumi release");
 
 describe("crash loops and reverts", () => {
   it("a crash-looping image fails the step at once with the exit code and the last log lines, not after the whole wait", async () => {
@@ -109,7 +110,8 @@ describe("release_command edge cases", () => {
   it("retries a 404 from wait right after the create, and takes a 404 while waiting for destroyed as done", async () => {
     await setup();
     fly.fake.inject({ route: WAIT, nth: [1], status: 404, body: { error: "machine not found" } });
-    fly.fake.inject({ route: WAIT, nth: [3], status: 404, body: { error: "machine not found" } });
+    // Answered once the machine is gone, as Fly does for a machine destroyed while one waits on it.
+    fly.fake.inject({ route: WAIT, nth: [3], status: 404, body: { error: "machine not found" }, delayMs: 200 });
     const outs = await update(await newHost(), { releaseCommand: "bin/migrate" });
     expect(outs.machines).toHaveLength(3);
     expect(fly.fake.calls(WAIT).slice(0, 3).map((l) => l.status)).toEqual([404, 200, 404]);
@@ -174,8 +176,8 @@ describe("bad hosts, lost answers and surplus", () => {
 
 describe("leases", () => {
   it("holds a short lease, refreshed in the background, through a boot longer than its TTL; the nonce a refresh returns is used", async () => {
-    // A Fly second is 10 ms in the fake: the 13 s lease lasts 130 ms, the machines take 400 ms to boot.
-    await setup({ secondMs: 10, bootMs: 400, healthMs: 5, rotateLeaseNonce: true }, 2);
+    // A Fly second is 25 ms in the fake: the 13 s lease lasts 325 ms, the machines take 1 s to boot.
+    await setup({ secondMs: 25, bootMs: 1000, healthMs: 5, rotateLeaseNonce: true }, 2);
     const host = await newHost();
     const pending = update(host, { machineCount: 2, waitTimeoutSeconds: 100_000 });
     await waitFor(() => fly.fake.calls(UPDATE).length >= 1, "the first update");

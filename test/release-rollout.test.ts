@@ -103,7 +103,7 @@ describe("Release: each strategy moves the whole fleet to the new image, keeping
     const firstUpdate = actions.find((a) => a.action === "update")!.at;
     expect(actions.find((a) => a.action === "destroy")!.at).toBeLessThanOrEqual(firstUpdate);
     expect(fly.minRoutable(APP, started, firstUpdate - 1)).toBe(4);
-    expect(fly.minRoutable(APP, started)).toBe(2);
+    expect(fly.minRoutable(APP, started)).toBeGreaterThanOrEqual(2);
   });
 
   it("immediate updates every machine before any health gate finishes", async () => {
