@@ -2,8 +2,9 @@
 // hanging release_command, a machine failing its health checks mid-rollout, throttling and server errors, a permanent
 // 4xx, a lease held by someone else, and a run killed halfway and started again.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ProviderHost, closeAll, serializeResource, startProviderHost } from "./harness/engine";
-import { FlyMachinesFake, createFlyMachinesFake, flyProviderEnv, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
+import type { ProviderHost } from "./harness/engine";
+import { releaseFleet } from "./harness/release-fleet";
+import { FlyMachinesFake, createFlyMachinesFake, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
 import { waitFor } from "./harness/wait";
 
 const TOKEN = "SENTINEL_fly_token_failures";
@@ -11,36 +12,22 @@ const APP = "renewa-app-pr-21";
 const UPDATE = "POST /v1/apps/:app/machines/:id";
 const LEASE = "POST /v1/apps/:app/machines/:id/lease";
 
+const fleet = releaseFleet({ app: APP, name: "pr-21-release", token: TOKEN, args: { app: APP, image: imageRef(2), machine: sampleMachineSettings, machineCount: 3, strategy: "rolling", maxUnavailable: 1 } });
 let provider: string;
 let baseInputs: Record<string, any>;
 let fly: FlyMachinesFake;
-let hosts: ProviderHost[] = [];
 
 beforeAll(() => {
-  ({ provider, news: baseInputs } = serializeResource({
-    module: "src/providers/release.ts",
-    exportName: "Release",
-    name: "pr-21-release",
-    args: { app: APP, image: imageRef(2), machine: sampleMachineSettings, machineCount: 3, strategy: "rolling", maxUnavailable: 1 },
-    env: { FLY_API_TOKEN: TOKEN },
-  }));
+  ({ provider, baseInputs } = fleet.prepare());
 }, 60_000);
 
-async function setup(opts: Parameters<typeof createFlyMachinesFake>[0] = {}): Promise<void> {
-  fly = await createFlyMachinesFake({ secondMs: 1, bootMs: 8, healthMs: 8, token: TOKEN, ...opts });
-  fly.addApp(APP);
-  for (let i = 0; i < 3; i++) fly.addMachine(APP, { image: imageRef(1), metadata: { fly_platform_version: "v2", fly_process_group: "app" } });
+async function setup(opts: Parameters<typeof createFlyMachinesFake>[0] = {}, images = [1, 1, 1]): Promise<void> {
+  fly = await fleet.setup(opts, images);
 }
 
-async function newHost(): Promise<ProviderHost> {
-  const host = await startProviderHost(flyProviderEnv(fly, TOKEN));
-  hosts.push(host);
-  return host;
-}
+const newHost = () => fleet.newHost();
 
-afterEach(async () => {
-  await closeAll(...hosts.splice(0), fly);
-});
+afterEach(() => fleet.closeAll());
 
 async function update(host: ProviderHost, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
   const olds = { ...baseInputs, image: imageRef(1), digest: imageRef(1).split("@")[1], history: [] };
@@ -184,8 +171,7 @@ describe("leases and interrupted runs", () => {
     const first = await newHost();
     void update(first).catch(() => undefined);
     await waitFor(() => fly.fake.calls(UPDATE).length >= 2, "the second machine update");
-    await first.close();
-    hosts = hosts.filter((h) => h !== first);
+    await fleet.stop(first);
     const done = fly.fake.calls(UPDATE)[0].path.split("/").pop()!;
     expect(fly.machines(APP).filter((m) => m.config.image === imageRef(2)).length).toBeGreaterThanOrEqual(1);
 

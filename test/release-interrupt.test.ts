@@ -2,50 +2,31 @@
 // any interruption converges to a routable fleet, never to none; blue-green refuses a fleet on two images and
 // destroys its greens on failure; a stopped run marks its release interrupted and hands its leases back.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ProviderHost, closeAll, serializeResource, startProviderHost } from "./harness/engine";
-import { FlyMachinesFake, createFlyMachinesFake, flyProviderEnv, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
+import type { ProviderHost } from "./harness/engine";
+import { releaseFleet } from "./harness/release-fleet";
+import { FlyMachinesFake, createFlyMachinesFake, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
 import { waitFor } from "./harness/wait";
 
 const TOKEN = "SENTINEL_fly_token_interrupt";
 const APP = "renewa-app-pr-41";
-const V2 = { fly_platform_version: "v2", fly_process_group: "app" };
 
+const fleet = releaseFleet({ app: APP, name: "pr-41-release", token: TOKEN, args: { app: APP, image: imageRef(2), machine: sampleMachineSettings, machineCount: 4, strategy: "bluegreen" } });
 let provider: string;
 let baseInputs: Record<string, any>;
 let fly: FlyMachinesFake;
-let hosts: ProviderHost[] = [];
 
 beforeAll(() => {
-  ({ provider, news: baseInputs } = serializeResource({
-    module: "src/providers/release.ts",
-    exportName: "Release",
-    name: "pr-41-release",
-    args: { app: APP, image: imageRef(2), machine: sampleMachineSettings, machineCount: 4, strategy: "bluegreen" },
-    env: { FLY_API_TOKEN: TOKEN },
-  }));
+  ({ provider, baseInputs } = fleet.prepare());
 }, 60_000);
 
 async function setup(opts: Parameters<typeof createFlyMachinesFake>[0] = {}, images = [1, 1, 1, 1]): Promise<void> {
-  fly = await createFlyMachinesFake({ secondMs: 1, bootMs: 8, healthMs: 8, token: TOKEN, ...opts });
-  fly.addApp(APP);
-  for (const n of images) fly.addMachine(APP, { image: imageRef(n), metadata: V2 });
+  fly = await fleet.setup(opts, images);
 }
 
-async function newHost(): Promise<ProviderHost> {
-  const host = await startProviderHost(flyProviderEnv(fly, TOKEN));
-  hosts.push(host);
-  return host;
-}
+const newHost = () => fleet.newHost();
+const stop = (host: ProviderHost) => fleet.stop(host);
 
-/** Stops the provider process as the engine does when a run is cancelled. */
-async function stop(host: ProviderHost): Promise<void> {
-  await host.close();
-  hosts = hosts.filter((h) => h !== host);
-}
-
-afterEach(async () => {
-  await closeAll(...hosts.splice(0), fly);
-});
+afterEach(() => fleet.closeAll());
 
 async function update(host: ProviderHost, overrides: Record<string, unknown> = {}): Promise<Record<string, any>> {
   const olds = { ...baseInputs, image: imageRef(1), digest: imageRef(1).split("@")[1], history: [], releaseId: "", machines: [], drift: [] };

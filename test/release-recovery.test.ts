@@ -2,8 +2,9 @@
 // crash loops, reverting after a crashed run, release_command edge cases, hosts that refuse updates, creates whose
 // answer is lost, surplus that cannot be retired, and leases held for the whole time a machine is worked on.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ProviderHost, closeAll, serializeResource, startProviderHost } from "./harness/engine";
-import { FlyMachinesFake, createFlyMachinesFake, flyProviderEnv, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
+import type { ProviderHost } from "./harness/engine";
+import { releaseFleet } from "./harness/release-fleet";
+import { FlyMachinesFake, createFlyMachinesFake, imageRef, sampleMachineSettings } from "./fakes/fly-machines";
 import { waitFor } from "./harness/wait";
 
 const TOKEN = "SENTINEL_fly_token_recovery";
@@ -11,38 +12,23 @@ const APP = "renewa-app-pr-31";
 const UPDATE = "POST /v1/apps/:app/machines/:id";
 const CREATE = "POST /v1/apps/:app/machines";
 const WAIT = "GET /v1/apps/:app/machines/:id/wait";
-const V2 = { fly_platform_version: "v2", fly_process_group: "app" };
 
+const fleet = releaseFleet({ app: APP, name: "pr-31-release", token: TOKEN, args: { app: APP, image: imageRef(2), machine: sampleMachineSettings, machineCount: 3, strategy: "rolling", maxUnavailable: 1 } });
 let provider: string;
 let baseInputs: Record<string, any>;
 let fly: FlyMachinesFake;
-let hosts: ProviderHost[] = [];
 
 beforeAll(() => {
-  ({ provider, news: baseInputs } = serializeResource({
-    module: "src/providers/release.ts",
-    exportName: "Release",
-    name: "pr-31-release",
-    args: { app: APP, image: imageRef(2), machine: sampleMachineSettings, machineCount: 3, strategy: "rolling", maxUnavailable: 1 },
-    env: { FLY_API_TOKEN: TOKEN },
-  }));
+  ({ provider, baseInputs } = fleet.prepare());
 }, 60_000);
 
-async function setup(opts: Parameters<typeof createFlyMachinesFake>[0] = {}, seed = 3): Promise<void> {
-  fly = await createFlyMachinesFake({ secondMs: 1, bootMs: 8, healthMs: 8, token: TOKEN, ...opts });
-  fly.addApp(APP);
-  for (let i = 0; i < seed; i++) fly.addMachine(APP, { image: imageRef(1), metadata: V2 });
+async function setup(opts: Parameters<typeof createFlyMachinesFake>[0] = {}, images = [1, 1, 1]): Promise<void> {
+  fly = await fleet.setup(opts, images);
 }
 
-async function newHost(): Promise<ProviderHost> {
-  const host = await startProviderHost(flyProviderEnv(fly, TOKEN));
-  hosts.push(host);
-  return host;
-}
+const newHost = () => fleet.newHost();
 
-afterEach(async () => {
-  await closeAll(...hosts.splice(0), fly);
-});
+afterEach(() => fleet.closeAll());
 
 /** The state a first, successful release of image 1 left: what a failed rollout must go back to. */
 async function lastGood(host: ProviderHost): Promise<Record<string, any>> {
@@ -80,7 +66,7 @@ describe("crash loops and reverts", () => {
     const first = await newHost();
     void update(first, { waitTimeoutSeconds: 20_000 }).catch(() => undefined);
     await waitFor(() => fly.fake.calls(UPDATE).length >= 1, "the first machine update");
-    await first.close();
+    await fleet.stop(first);
     const bad = fly.fake.calls(UPDATE)[0].path.split("/").pop()!;
     expect(appMachines().find((m) => m.id === bad)!.config.image).toBe(imageRef(2));
 
@@ -137,20 +123,21 @@ describe("bad hosts, lost answers and surplus", () => {
     await setup();
     const [stuck] = appMachines().sort((a, b) => (a.id < b.id ? -1 : 1));
     stuck.hostRefusal = "could not reserve resource for machine: insufficient memory available to fulfill request";
-    const outs = await update(await newHost());
+    const host = await newHost();
+    const outs = await update(host);
     expect(stuck.state).toBe("destroyed");
     expect(appMachines()).toHaveLength(3);
     expect(appMachines().every((m) => m.config.image === imageRef(2) && m.region === stuck.region && m.checks.every((c) => c.status === "passing"))).toBe(true);
     expect(outs.machines.map((m: { id: string }) => m.id)).not.toContain(stuck.id);
-    expect(hosts[0].output()).toContain(`machine ${stuck.id} cannot be updated on its host`);
+    expect(host.output()).toContain(`machine ${stuck.id} cannot be updated on its host`);
     // The next up is a no-op, not the same failure again.
     const mark = fly.fake.mutatingCalls().length;
-    await update(hosts[0], {}, outs);
+    await update(host, {}, outs);
     expect(fly.fake.mutatingCalls().slice(mark)).toEqual([]);
   });
 
   it("a create whose answer is lost is found by its token instead of made twice", async () => {
-    await setup({}, 1);
+    await setup({}, [1]);
     fly.loseCreateAnswers(1);
     const outs = await update(await newHost(), { machineCount: 3 });
     expect(fly.fake.calls(CREATE).map((l) => l.status)).toEqual([503, 200]);
@@ -161,7 +148,7 @@ describe("bad hosts, lost answers and surplus", () => {
   });
 
   it("a failure to retire surplus machines after a successful release is a warning, retired by the next up", async () => {
-    await setup({}, 4);
+    await setup({}, [1, 1, 1, 1]);
     fly.fake.inject({ route: "DELETE /v1/apps/:app/machines/:id", status: 500, body: { error: "internal error" } });
     const host = await newHost();
     const outs = await update(host, { machineCount: 2 });
@@ -177,7 +164,7 @@ describe("bad hosts, lost answers and surplus", () => {
 describe("leases", () => {
   it("holds a short lease, refreshed in the background, through a boot longer than its TTL; the nonce a refresh returns is used", async () => {
     // A Fly second is 25 ms in the fake: the 13 s lease lasts 325 ms, the machines take 1 s to boot.
-    await setup({ secondMs: 25, bootMs: 1000, healthMs: 5, rotateLeaseNonce: true }, 2);
+    await setup({ secondMs: 25, bootMs: 1000, healthMs: 5, rotateLeaseNonce: true }, [1, 1]);
     const host = await newHost();
     const pending = update(host, { machineCount: 2, waitTimeoutSeconds: 100_000 });
     await waitFor(() => fly.fake.calls(UPDATE).length >= 1, "the first update");

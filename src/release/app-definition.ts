@@ -4,7 +4,7 @@
  * local fly.toml (`fly deploy -a <app> --image …`, `fly config show`, `fly secrets set`), so it must describe the
  * machines completely: an operator's deploy from it rebuilds the machines this program runs, not bare ones.
  */
-import type { MachineSettings } from "./machine-config";
+import { MachineSettings, httpCheck, seconds } from "./machine-config";
 
 export interface DeploySettings {
   app: string;
@@ -14,8 +14,6 @@ export interface DeploySettings {
   releaseCommand?: string;
   releaseCommandTimeoutSeconds: number;
 }
-
-const seconds = (n: number) => `${n}s`;
 
 export function buildAppDefinition(s: MachineSettings, deploy: DeploySettings): Record<string, unknown> {
   const group = s.processGroup;
@@ -40,16 +38,7 @@ export function buildAppDefinition(s: MachineSettings, deploy: DeploySettings): 
       auto_start_machines: s.autoStart,
       min_machines_running: s.minMachinesRunning,
       processes: [group],
-      checks: [
-        {
-          interval: seconds(s.healthCheck.intervalSeconds),
-          timeout: seconds(s.healthCheck.timeoutSeconds),
-          grace_period: seconds(s.healthCheck.gracePeriodSeconds),
-          method: "GET",
-          path: s.healthCheck.path,
-          protocol: "http",
-        },
-      ],
+      checks: [httpCheck(s.healthCheck)],
     },
     vm: [{ cpu_kind: s.guest.cpuKind, cpus: s.guest.cpus, memory_mb: s.guest.memoryMb, processes: [group] }],
     restart: [{ policy: s.restart.policy, ...(s.restart.maxRetries !== undefined ? { retries: s.restart.maxRetries } : {}), processes: [group] }],

@@ -168,8 +168,20 @@ export function splitCommand(line: string): string[] {
   return words;
 }
 
-function seconds(n: number): string {
+export function seconds(n: number): string {
   return `${n}s`;
+}
+
+/** The health check as both a machine's `services[].checks` and fly.toml's `[[http_service.checks]]` spell it. */
+export function httpCheck(hc: MachineSettings["healthCheck"]) {
+  return {
+    interval: seconds(hc.intervalSeconds),
+    timeout: seconds(hc.timeoutSeconds),
+    grace_period: seconds(hc.gracePeriodSeconds),
+    method: "GET",
+    path: hc.path,
+    protocol: "http",
+  };
 }
 
 /** JSON with sorted keys, so equal values compare equal whatever order their fields were built in. */
@@ -212,18 +224,7 @@ export function buildMachineConfig(s: MachineSettings, image: string, release: R
         autostop: s.autoStop,
         autostart: s.autoStart,
         min_machines_running: s.minMachinesRunning,
-        checks: [
-          {
-            type: "http",
-            port: s.internalPort,
-            interval: seconds(s.healthCheck.intervalSeconds),
-            timeout: seconds(s.healthCheck.timeoutSeconds),
-            grace_period: seconds(s.healthCheck.gracePeriodSeconds),
-            method: "GET",
-            path: s.healthCheck.path,
-            protocol: "http",
-          },
-        ],
+        checks: [{ type: "http", port: s.internalPort, ...httpCheck(s.healthCheck) }],
       },
     ],
     restart: { policy: s.restart.policy, ...(s.restart.maxRetries !== undefined ? { max_retries: s.restart.maxRetries } : {}) },
