@@ -3,6 +3,7 @@
  * app whose machines run given images (flyctl's v2 metadata), and provider processes that can be stopped
  * mid-rollout (as the engine stops a cancelled run) and started again.
  */
+import { afterEach, beforeAll } from "vitest";
 import { ProviderHost, closeAll, serializeResource, startProviderHost } from "./engine";
 import { FlyMachinesFake, FlyMachinesFakeOptions, createFlyMachinesFake, flyProviderEnv, imageRef } from "../fakes/fly-machines";
 
@@ -44,5 +45,39 @@ export function releaseFleet(spec: { app: string; name: string; token: string; a
     async closeAll() {
       await closeAll(...hosts.splice(0), fly);
     },
+  };
+}
+
+export interface ReleaseFleetTest extends Pick<ReleaseFleet, "newHost" | "stop"> {
+  readonly provider: string;
+  readonly baseInputs: Record<string, any>;
+  readonly fly: FlyMachinesFake;
+  setup(opts?: FlyMachinesFakeOptions, images?: number[]): Promise<void>;
+}
+
+/** `releaseFleet` wired into the calling test file: serialized in beforeAll, everything closed after each test. */
+export function useReleaseFleet(spec: Parameters<typeof releaseFleet>[0]): ReleaseFleetTest {
+  const fleet = releaseFleet(spec);
+  let prepared = { provider: "", baseInputs: {} as Record<string, any> };
+  let fly: FlyMachinesFake | undefined;
+  beforeAll(() => {
+    prepared = fleet.prepare();
+  }, 60_000);
+  afterEach(() => fleet.closeAll());
+  return {
+    get provider() {
+      return prepared.provider;
+    },
+    get baseInputs() {
+      return prepared.baseInputs;
+    },
+    get fly() {
+      return fly!;
+    },
+    async setup(opts, images) {
+      fly = await fleet.setup(opts, images);
+    },
+    newHost: () => fleet.newHost(),
+    stop: (host) => fleet.stop(host),
   };
 }
