@@ -30,7 +30,7 @@ import { serializeResource, startProviderHost } from "../test/harness/engine";
 import { createFlyMachinesFake, engineInputs, imageRef, sampleMachineSettings } from "../test/fakes/fly-machines";
 import { batchSize } from "../src/release/rollout-plan";
 
-const SCALE = 0.1;
+const SCALE = 0.2;
 const SECOND = 1000 * SCALE;
 const BOOT_S = 4;
 const HEALTH_S = 5.1; // the first check, run when the 5 s grace period ends, passes

@@ -20,7 +20,7 @@
  * release_command, the release record and its definition (release-record, app-definition), machine config.
  */
 import { Machine, createFlyMachinesClient } from "../clients/fly-machines";
-import { createFlyReleasesClient } from "../clients/fly-releases";
+import { FlyReleasesClient, createFlyReleasesClient } from "../clients/fly-releases";
 import { timeScale } from "../clients/http";
 import { parseImageRef } from "../image-ref";
 import { buildAppDefinition } from "./app-definition";
@@ -93,6 +93,7 @@ export async function readLive(props: ReleaseState): Promise<ReleaseState> {
 
 interface Interruptible {
   deps: EngineDeps;
+  releases: FlyReleasesClient;
   hooks: Set<() => Promise<void>>;
   /** From now on every Machines API call but handing a lease back fails, so a stopped run changes nothing more. */
   abort: () => void;
@@ -120,7 +121,7 @@ function engineDeps(app: string, log: EngineDeps["log"], warn: EngineDeps["warn"
       return () => hooks.delete(cleanup);
     },
   };
-  return { deps, hooks, abort: () => (aborted = true) };
+  return { deps, releases, hooks, abort: () => (aborted = true) };
 }
 
 /** Runs one release; returns the state to store. `olds` is the last successful release's state, if any. */
@@ -129,7 +130,7 @@ export async function runRelease(
   olds: ReleaseState | undefined,
   out: { log: (m: string) => void; warn: (m: string) => void },
 ): Promise<ReleaseState> {
-  const { deps, hooks, abort } = engineDeps(inputs.app, out.log, out.warn);
+  const { deps, releases, hooks, abort } = engineDeps(inputs.app, out.log, out.warn);
   const { client, log } = deps;
   const scale = timeScale();
   const all = await client.listMachines(inputs.app);
@@ -171,7 +172,6 @@ export async function runRelease(
     if (drift.length > 0) log(`machine ${m.id} differs from the declared config: ${drift.join("; ")}`);
   }
 
-  const releases = createFlyReleasesClient({ timeScale: scale });
   const definition = buildAppDefinition(inputs.machine, inputs);
   const record = await openReleaseRecord(deps, releases, { app: inputs.app, image, strategy: inputs.strategy, definition });
   let interrupted = false;
