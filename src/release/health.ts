@@ -91,7 +91,8 @@ export async function awaitHealthy(deps: EngineDeps, t: HealthTiming, app: strin
     if (crashes.length > 0 || DOWN.includes(m.state)) throw await crashFailure(deps, m, crashes);
     const checks = m.checks ?? [];
     if (expected === 0 || (checks.length >= expected && checks.every((c) => c.status === "passing"))) return;
-    delay = first ? t.pollMs : Math.min(delay * 1.5, t.maxPollMs);
+    // A result that lands just after the first look is caught within a quarter second, then the polls back off.
+    delay = first ? t.pollMs / 4 : Math.min(delay * 1.5, t.maxPollMs);
     if (now() + delay > deadline) {
       throw healthGateFailure(id, checks, `machine ${id} did not pass its health checks within ${seconds} s`);
     }
