@@ -40,12 +40,13 @@ export interface AppArgs {
    */
   machineCount: number;
   /**
-   * How machines move to a new image: `rolling` in batches of `maxUnavailable`, `bluegreen` (a healthy copy of the
-   * fleet before traffic switches), or `immediate` (all at once, still health-gated).
+   * How machines move to a new image: `rolling` (at most `maxUnavailable` at a time), `canary` (one new machine
+   * proves the image healthy first, then rolling), `bluegreen` (a healthy copy of the fleet before traffic
+   * switches), or `immediate` (all at once, still health-gated).
    * @default "rolling"
    * @example "bluegreen"
    */
-  strategy: "rolling" | "bluegreen" | "immediate";
+  strategy: "rolling" | "canary" | "bluegreen" | "immediate";
   /**
    * Rolling batch size: a machine count (≥ 1) or a fraction of the fleet (< 1).
    * @default 1
@@ -54,6 +55,7 @@ export interface AppArgs {
   maxUnavailable: number;
   /**
    * Runs once per new image in a one-off machine before any app machine changes; a non-zero exit stops the release.
+   * It migrates with the app's DATABASE_URL_MIGRATION secret, which it sees as DATABASE_URL.
    * @default undefined
    * @example "bun run db:migrate"
    */
@@ -81,12 +83,6 @@ export interface AppArgs {
    * @example { NODE_ENV: "production", LOG_LEVEL: "info" }
    */
   env: Record<string, string>;
-  /**
-   * DATABASE_URL for the release_command (a secret): the migration role's connection string.
-   * @default undefined (the release_command uses the app's DATABASE_URL secret)
-   * @example database.migrationDatabaseUrl
-   */
-  migrationDatabaseUrl?: pulumi.Input<string>;
   /**
    * Identity of what the release_command migrates (the migrations hash; for a PR also its database's cluster). A
    * change re-runs the release_command even when the image is the same: a PR's database is recreated empty when its
@@ -203,7 +199,6 @@ export class App extends pulumi.ComponentResource {
         strategy: args.strategy,
         maxUnavailable: args.maxUnavailable,
         releaseCommand: args.releaseCommand,
-        migrationDatabaseUrl: args.migrationDatabaseUrl === undefined ? undefined : pulumi.secret(args.migrationDatabaseUrl),
         backupId: args.backupId,
         minSecretsVersion: this.secrets?.version,
         migrationTarget: args.migrationTarget,

@@ -159,7 +159,6 @@ export class Environment extends pulumi.ComponentResource {
         autoStop: c.autoStop,
         minMachinesRunning: c.minMachinesRunning,
         env: { ...c.env, PRIMARY_REGION: c.region, RENEWA_ENVIRONMENT: c.stack },
-        migrationDatabaseUrl: this.database.migrationDatabaseUrl,
         backupId: this.database.backupId,
         migrationTarget,
         stagedSecrets,

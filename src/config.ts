@@ -54,7 +54,7 @@ export const CONFIG_KEYS = {
   },
   machine: { schema: machineSchema, structured: true, doc: "Machine size: {cpuKind: shared|performance, cpus, memoryMb}." },
   machineCount: { schema: z.number().int().min(1).max(50), structured: true, doc: "Number of app machines." },
-  strategy: { schema: z.enum(["rolling", "bluegreen", "immediate"]), structured: false, doc: "Rollout strategy." },
+  strategy: { schema: z.enum(["rolling", "canary", "bluegreen", "immediate"]), structured: false, doc: "Rollout strategy." },
   maxUnavailable: {
     schema: z.number().positive(),
     structured: true,

@@ -36,11 +36,11 @@ function args(overrides: Partial<AppArgs> = {}): AppArgs {
 }
 
 describe("App", () => {
-  it("declares the app, staged secrets and release as prefixed children, with the migration URL a secret output", async () => {
+  it("declares the app, staged secrets and release as prefixed children; no connection string goes to the release", async () => {
     // Stands in for the Infisical sync; CustomResource is abstract only in its type.
     const Custom = pulumi.CustomResource as unknown as new (t: string, n: string, p: object) => pulumi.CustomResource;
     const sync = new Custom("test:index:Sync", "sync", {});
-    const app = new App("pr-9", args({ stagedSecrets: { DATABASE_URL: pulumi.secret("postgres://x") }, migrationDatabaseUrl: "postgres://m", releaseDependsOn: [sync] }));
+    const app = new App("pr-9", args({ stagedSecrets: { DATABASE_URL: pulumi.secret("postgres://x") }, releaseDependsOn: [sync] }));
     await settle(app);
     const parent = await promiseOf(app.urn);
     const children = recorder.registrations.filter((r) => r.parent === parent);
@@ -50,7 +50,8 @@ describe("App", () => {
       ["pr-9-secrets", "pulumi-nodejs:dynamic/fly:AppSecrets"],
     ]);
     const release = children.find((r) => r.name === "pr-9-release")!;
-    expect(release.additionalSecretOutputs).toContain("migrationDatabaseUrl");
+    const { __provider: _text, ...inputs } = release.inputs;
+    expect(JSON.stringify(inputs)).not.toContain("postgres://");
     expect(release.dependencies).toEqual(expect.arrayContaining([await promiseOf(sync.urn), await promiseOf(app.secrets!.urn)]));
     expect(await promiseOf(app.appUrl)).toBe("https://renewa-app-pr-9.fly.dev");
     expect(await promiseOf(app.imageRef)).toBe(imageRef(2));

@@ -141,12 +141,12 @@ describe("parseConfig: bad config fails with one line per problem naming stack, 
       ...base,
       "renewa:machine": '{"cpuKind":"shared","cpus":3,"memoryMb":1000}',
       "renewa:machineCount": "0",
-      "renewa:strategy": "canary",
+      "renewa:strategy": "blue-green",
     });
     expect(lines).toEqual([
       'renewa:machine = "{\\"cpuKind\\":\\"shared\\",\\"cpus\\":3,\\"memoryMb\\":1000}": expected cpus: cpus must be 1, 2, 4, 8 or 16; memoryMb: memoryMb must be a multiple of 256',
       expect.stringMatching(/^renewa:machineCount = "0": expected .*>=1/),
-      expect.stringMatching(/^renewa:strategy = "canary": expected .*"rolling".*"bluegreen".*"immediate"/),
+      expect.stringMatching(/^renewa:strategy = "blue-green": expected .*"rolling".*"canary".*"bluegreen".*"immediate"/),
     ]);
   });
 

@@ -4,7 +4,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createFlyMachinesClient } from "../src/clients/fly-machines";
 import { createFlyReleasesClient } from "../src/clients/fly-releases";
 import { FlyMachinesFake, createFlyMachinesFake, imageRef } from "./fakes/fly-machines";
-import { HttpFake } from "./fakes/http-fake";
 
 const APP = "renewa-app-pr-5";
 let fly: FlyMachinesFake;
@@ -89,19 +88,27 @@ describe("Fly Machines client", () => {
     expect(fly.fake.calls("DELETE /v1/apps/:app/machines/:id").map((l) => l.status)).toEqual([200, 404]);
   });
 
-  it("force-destroys with both spellings of the flag, since which one Fly reads is unconfirmed", async () => {
+  it("sends only the query parameters and fields Fly's published spec declares (force, not fly-go's kill; name, not app_name)", async () => {
     process.env.FLY_API_TOKEN = "fm2_abc123";
-    for (const flag of ["force", "kill"]) {
-      const strict = await new HttpFake().start();
-      strict.route("DELETE", "/v1/apps/:app/machines/:id", (req) =>
-        req.query.get(flag) === "true" ? { status: 200, body: { ok: true } } : { status: 412, body: { error: "failed_precondition: unable to destroy machine, not currently stopped" } },
-      );
-      try {
-        await createFlyMachinesClient({ baseUrl: strict.url }).destroyMachine(APP, "m1", { force: true });
-      } finally {
-        await strict.stop();
-      }
-    }
+    const client = createFlyMachinesClient({ baseUrl: fly.url });
+    const m = fly.addMachine(APP, { image: imageRef(1) });
+    await client.destroyMachine(APP, m.id, { force: true });
+    expect(fly.fake.calls("DELETE /v1/apps/:app/machines/:id").at(-1)).toMatchObject({ status: 200, path: `/v1/apps/${APP}/machines/${m.id}` });
+    await client.createApp({ name: "renewa-app-pr-77", org: "renewa" });
+    expect(Object.keys(fly.fake.calls("POST /v1/apps").at(-1)!.body).sort()).toEqual(["name", "org_slug"]);
+    // The fake refuses what the spec does not declare, as a strict server would.
+    const res = await fetch(`${fly.url}/v1/apps/${APP}/machines/${m.id}?kill=true`, { method: "DELETE", headers: { authorization: "Bearer fm2_abc123" } });
+    expect(res.status).toBe(400);
+  });
+
+  it("waits for any of several states, and takes a 404 as reached only when waiting for destroyed", async () => {
+    process.env.FLY_API_TOKEN = "fm2_abc123";
+    const client = createFlyMachinesClient({ baseUrl: fly.url, timeScale: 0.001 });
+    const m = fly.addMachine(APP, { image: imageRef(1) }, "stopped");
+    await client.waitForState(APP, m.id, ["started", "stopped"], Date.now() + 1000);
+    expect(fly.fake.calls("GET /v1/apps/:app/machines/:id/wait").at(-1)!.status).toBe(200);
+    await client.waitForState(APP, "gone-machine", "destroyed", Date.now() + 1000);
+    await expect(client.waitForState(APP, "gone-machine", ["started", "destroyed"], Date.now() + 1000)).rejects.toMatchObject({ status: 404 });
   });
 
   it("lists a machine's events with the exit code of its last run", async () => {

@@ -60,6 +60,17 @@ function mustSucceed(run: Run, what: string): Run {
   return run;
 }
 
+/**
+ * The migration URL a release_command machine migrates with: the app's DATABASE_URL_MIGRATION secret as last staged
+ * before it, which its config references by name only (no connection string is ever in a machine config).
+ */
+function migrationUrlFor(calls: Array<{ method: string; path: string; route: string; body: any }>, job: { body: any }): string {
+  expect(JSON.stringify(job.body.config)).not.toContain("flympg.net");
+  expect(job.body.config.init.cmd[2]).toBe('DATABASE_URL="$DATABASE_URL_MIGRATION" exec "$@"');
+  const staged = calls.slice(0, calls.indexOf(job as never)).filter((c) => c.method === "POST" && /\/v1\/apps\/[^/]+\/secrets$/.test(c.path) && c.body?.values?.DATABASE_URL_MIGRATION);
+  return staged.at(-1)?.body.values.DATABASE_URL_MIGRATION ?? "";
+}
+
 describe("a PR preview (pr-42) from first up to destroy", () => {
   let fakes: Fakes;
   let statePath: string;
@@ -147,7 +158,9 @@ describe("a PR preview (pr-42) from first up to destroy", () => {
     const createdMachines = flyCalls.filter((c) => c.route === "POST /v1/apps/:app/machines");
     expect(createdMachines.map((c) => c.body.config.metadata.fly_process_group)).toEqual([RELEASE_GROUP, "app"]);
     expect(flyCalls.indexOf(staged[0])).toBeLessThan(flyCalls.indexOf(createdMachines[0]));
-    expect(createdMachines[0].body.config.env.DATABASE_URL).toBe(values.DATABASE_URL_MIGRATION);
+    // The release_command reads the staged DATABASE_URL_MIGRATION secret; no connection string is in its config.
+    expect(JSON.stringify(createdMachines[0].body.config)).not.toContain(values.DATABASE_URL_MIGRATION);
+    expect(createdMachines[0].body.config.init.cmd[2]).toBe('DATABASE_URL="$DATABASE_URL_MIGRATION" exec "$@"');
 
     // No Infisical at all (no secrets, no sync), no GitHub environment or its secrets: the record is the only GitHub write.
     expect(calls(fakes.servers.infisical)).toEqual([]);
@@ -215,7 +228,7 @@ describe("a PR preview (pr-42) from first up to destroy", () => {
     const releaseCommand = flyCalls.find((c) => c.route === "POST /v1/apps/:app/machines" && c.body.config.metadata.fly_process_group === RELEASE_GROUP);
     expect(releaseCommand).toBeDefined();
     expect(flyCalls.indexOf(releaseCommand!)).toBeGreaterThan(flyCalls.indexOf(dbCalls[3]));
-    expect(releaseCommand!.body.config.env.DATABASE_URL).toContain(`@direct.${DEV_CLUSTER}.flympg.net:5432/${PR_DB}`);
+    expect(migrationUrlFor(flyCalls, releaseCommand!)).toContain(`@direct.${DEV_CLUSTER}.flympg.net:5432/${PR_DB}`);
     expect(appMachines(fakes, PR_APP).map((m) => m.config.image)).toEqual([image(D3)]);
 
     // The recreated user has a new password: the new URLs were staged and the machine boots with that version.
@@ -432,7 +445,7 @@ describe("re-pointing development's cluster under an open PR preview", () => {
     // The new, empty database is migrated although the image did not change (no migrations folder is configured).
     const releaseCommands = flyCalls.filter((c) => c.route === "POST /v1/apps/:app/machines" && c.body.config.metadata.fly_process_group === RELEASE_GROUP);
     expect(releaseCommands).toHaveLength(1);
-    expect(releaseCommands[0].body.config.env.DATABASE_URL).toContain(`@direct.${RESTORED}.flympg.net:5432/${PR_DB}`);
+    expect(migrationUrlFor(flyCalls, releaseCommands[0])).toContain(`@direct.${RESTORED}.flympg.net:5432/${PR_DB}`);
 
     // The same machine, still on D1, now boots with the secrets that point at the new database.
     const machine = appMachines(fakes, PR_APP)[0];

@@ -89,8 +89,10 @@ describe("pulumi up of the staging stack, end to end against the fakes", () => {
     const [releaseCommand] = releaseCommandMachines();
     expect(releaseCommand.config.image).toBe(image(D1));
     expect(releaseCommand.events.find((e) => e.type === "exit")?.request?.exit_event?.exit_code).toBe(0);
-    // …with the migration URL (direct endpoint) as its DATABASE_URL.
-    expect(releaseCommand.config.env.DATABASE_URL).toContain(`@direct.${OLD_CLUSTER}.flympg.net:5432/fly-db`);
+    // …migrating with the app's DATABASE_URL_MIGRATION secret (checked in the folder below) as its DATABASE_URL,
+    // with no connection string in its config.
+    expect(releaseCommand.config.init.cmd[2]).toBe('DATABASE_URL="$DATABASE_URL_MIGRATION" exec "$@"');
+    expect(JSON.stringify(releaseCommand.config)).not.toContain("flympg.net");
 
     // Infisical holds the infrastructure secrets derived from the cluster, the bucket and the cache.
     const f = folder();
@@ -147,9 +149,9 @@ describe("pulumi up of the staging stack, end to end against the fakes", () => {
   });
 
   it("keeps every secret value secret in state", () => {
-    const release = resource(first, "renewa-app-release");
-    expect(isSealed(release.inputs.migrationDatabaseUrl)).toBe(true);
-    expect(isSealed(release.outputs.migrationDatabaseUrl)).toBe(true);
+    // The release gets no connection string at all: its release_command reads DATABASE_URL_MIGRATION from Fly secrets.
+    const { __provider: _text, ...releaseInputs } = resource(first, "renewa-app-release").inputs;
+    expect(JSON.stringify([releaseInputs, resource(first, "renewa-app-release").outputs])).not.toMatch(/postgres(ql)?:\/\//);
     const cluster = resource(first, "renewa-db-cluster");
     expect(isSealed(cluster.outputs.databaseUrl)).toBe(true);
     expect(isSealed(cluster.outputs.migrationDatabaseUrl)).toBe(true);
@@ -232,7 +234,8 @@ describe("pulumi up of the staging stack, end to end against the fakes", () => {
     expect(created[0]?.body.config.image).toBe(image(D2));
     const latest = releaseCommandMachines().find((m) => m.config.image === image(D2))!;
     expect(latest.events.find((e) => e.type === "exit")?.request?.exit_event?.exit_code).toBe(0);
-    expect(latest.config.env.DATABASE_URL).toContain(`@direct.${RESTORED}.flympg.net`);
+    expect(JSON.stringify(latest.config)).not.toContain("flympg.net");
+    expect(folder().get("DATABASE_URL_MIGRATION")).toContain(`@direct.${RESTORED}.flympg.net`);
 
     const machines = appMachines();
     expect(machines).toHaveLength(2);

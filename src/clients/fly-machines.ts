@@ -4,7 +4,7 @@
  */
 import { isRetryableStatus } from "../retry";
 import { createRateLimiter, flyRateKey, scaleLimit } from "../rate-limit";
-import type { FlyMachineConfig } from "../machine-config";
+import type { FlyMachineConfig } from "../release/machine-config";
 import { ApiError, HttpClient, TransportOptions, createHttpClient, isApiError, timeScale } from "./http";
 import { flyAuthorization, flyErrorText, flyMachinesBaseUrl } from "./fly-auth";
 
@@ -34,7 +34,15 @@ export interface MachineEvent {
   type: string;
   status?: string;
   timestamp: number;
-  request?: { exit_event?: { exit_code?: number; oom_killed?: boolean; requested_stop?: boolean } };
+  /** Exit details arrive as `exit_event`, or (release machines, older hosts) inside `MonitorEvent`. */
+  request?: { exit_event?: ExitEvent; MonitorEvent?: { exit_event?: ExitEvent }; restart_count?: number };
+}
+
+export interface ExitEvent {
+  exit_code?: number;
+  oom_killed?: boolean;
+  requested_stop?: boolean;
+  restarting?: boolean;
 }
 
 export interface Machine {
@@ -69,7 +77,7 @@ export interface Lease {
   version?: string;
 }
 
-export type WaitState = "started" | "stopped" | "suspended" | "destroyed";
+export type WaitState = "started" | "stopped" | "suspended" | "destroyed" | "failed";
 
 /** The only apps whose Fly secrets this program may write: PR preview apps. Everywhere else Infisical's sync owns them. */
 export const PR_APP_PATTERN = /^renewa-app-pr-[1-9][0-9]*$/;
@@ -100,7 +108,7 @@ export const MAX_WAIT_SECONDS = 60;
 export interface WaitTimeoutError extends Error {
   name: "WaitTimeoutError";
   machineId: string;
-  state: WaitState;
+  state: string;
 }
 
 export type FlyMachinesClient = ReturnType<typeof createFlyMachinesClient>;
@@ -137,7 +145,7 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
     if (!isApiError(err, 404)) throw err;
   };
 
-  async function waitOnce(appName: string, id: string, state: WaitState, seconds: number, version?: string): Promise<boolean> {
+  async function waitOnce(appName: string, id: string, state: string, seconds: number, version?: string): Promise<boolean> {
     try {
       // Not retried inside http.ts: a 408 here is the answer "not yet", and the caller's loop owns the deadline.
       await http.request("GET", `${machine(appName, id)}/wait`, {
@@ -165,8 +173,8 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
       }
     },
     async createApp(args: { name: string; org: string; network?: string }): Promise<void> {
-      // `app_name` is what the 2024 spec and older fly-go send; current servers read `name`. Both are accepted.
-      await http.request("POST", "/v1/apps", { body: { name: args.name, app_name: args.name, org_slug: args.org, network: args.network } });
+      // Only what the published spec declares (`CreateAppRequest`): `name`, not the older `app_name`.
+      await http.request("POST", "/v1/apps", { body: { name: args.name, org_slug: args.org, network: args.network } });
     },
     async deleteApp(name: string): Promise<void> {
       await http.request("DELETE", app(name)).catch(ignore404);
@@ -203,12 +211,12 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
       await http.request("POST", `${machine(name, id)}/uncordon`, { headers: leaseHeader(nonce), idempotent: true });
     },
     /**
-     * Destroys the machine; one that is already gone counts as destroyed. `force` kills a running machine: the spec
-     * names the parameter `force`, fly-go sends `kill`, and which one the server reads is unconfirmed, so both go.
+     * Destroys the machine; one that is already gone counts as destroyed. `force` kills a running machine (the
+     * spec's parameter; fly-go's `kill` is not in the spec, so it is not sent).
      */
     async destroyMachine(name: string, id: string, opts: { force?: boolean; nonce?: string } = {}): Promise<void> {
-      const force = opts.force ? { force: true, kill: true } : {};
-      await http.request("DELETE", machine(name, id), { query: force, headers: leaseHeader(opts.nonce) }).catch(ignore404);
+      const query = opts.force ? { force: true } : {};
+      await http.request("DELETE", machine(name, id), { query, headers: leaseHeader(opts.nonce) }).catch(ignore404);
     },
     /** Takes the machine's lease; an ApiError with status 409 means someone else holds it. */
     async acquireLease(name: string, id: string, ttlSeconds: number, description: string, nonce?: string): Promise<Lease> {
@@ -222,10 +230,13 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
       await http.request("DELETE", `${machine(name, id)}/lease`, { headers: leaseHeader(nonce) }).catch(ignore404);
     },
     /**
-     * Blocks until the machine reaches `state`, looping the wait endpoint (60 s per call at most) until the caller's
-     * deadline (ms since epoch), then throws WaitTimeoutError.
+     * Blocks until the machine reaches `state` (or any of several), looping the wait endpoint (60 s per call at
+     * most) until the caller's deadline (ms since epoch), then throws WaitTimeoutError. A machine that is gone
+     * (404) has reached "destroyed" when that is all the caller waits for; otherwise the 404 is the caller's to judge
+     * (a machine just created may not be visible yet).
      */
-    async waitForState(name: string, id: string, state: WaitState, deadline: number, version?: string): Promise<void> {
+    async waitForState(name: string, id: string, states: WaitState | WaitState[], deadline: number, version?: string): Promise<void> {
+      const state = [states].flat().join(",");
       for (;;) {
         const remainingMs = deadline - now();
         if (remainingMs <= 0) {
@@ -234,7 +245,12 @@ export function createFlyMachinesClient(options: FlyClientOptions = {}) {
           throw Object.assign(new Error(message), { name: "WaitTimeoutError" as const, machineId: id, state });
         }
         const seconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, Math.ceil(remainingMs / (1000 * scale))));
-        if (await waitOnce(name, id, state, seconds, version)) return;
+        try {
+          if (await waitOnce(name, id, state, seconds, version)) return;
+        } catch (err) {
+          if (isApiError(err, 404) && state === "destroyed") return;
+          throw err;
+        }
       }
     },
     async listEvents(name: string, id: string): Promise<MachineEvent[]> {

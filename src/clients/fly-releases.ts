@@ -1,7 +1,7 @@
 /**
- * Release records on api.fly.io (what flyctl calls "uiex"): the entries `fly releases` lists. flyctl creates one per
- * deploy and moves it through running → complete | failed; doing the same keeps Fly's dashboard history truthful
- * for rollouts made by this program.
+ * api.fly.io's REST API (what flyctl calls "uiex"): release records, the entries `fly releases` lists, and a
+ * machine's recent logs. flyctl creates one record per deploy and moves it through running → complete | failed |
+ * interrupted; doing the same keeps Fly's dashboard history truthful for rollouts made by this program.
  */
 import { TransportOptions, createHttpClient } from "./http";
 import { flyApiBaseUrl, flyAuthorization, flyErrorText } from "./fly-auth";
@@ -41,6 +41,15 @@ export function createFlyReleasesClient(options: FlyReleasesClientOptions = {}) 
     },
     async updateRelease(id: string, status: ReleaseStatus, metadata?: Record<string, unknown>): Promise<void> {
       await http.request("PATCH", `/api/v1/releases/${encodeURIComponent(id)}`, { body: { status, metadata }, idempotent: true });
+    },
+    /** The newest log lines of one machine (`fly logs -i <id> --no-tail`), oldest first. */
+    async machineLogs(app: string, machineId: string): Promise<string[]> {
+      const res = await http.request<{ data?: Array<{ attributes?: { message?: string; timestamp?: string } }> }>(
+        "GET",
+        `/api/v1/apps/${encodeURIComponent(app)}/logs`,
+        { query: { instance: machineId } },
+      );
+      return (res.body?.data ?? []).map((e) => e.attributes?.message ?? "").filter(Boolean);
     },
   };
 }

@@ -1,59 +1,19 @@
 /**
- * The image rollout: release_command first, then the fleet moved to the new image with the chosen strategy, each
- * machine health-gated and the changed ones put back if one fails. Machines carry flyctl's metadata, so `fly status`
- * and a later `fly deploy` treat them as their own. Deleting the resource leaves the machines running: they go with
- * the app.
+ * The image rollout as a resource: the engine in `src/release/` does the work (its entry file gives the order of a
+ * release). `read` reports the live fleet and where its config drifted from the declared one, so `pulumi refresh`
+ * and the next preview show hand-made changes. Deleting the resource leaves the machines running: they go with the
+ * app.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Machine, createFlyMachinesClient } from "../clients/fly-machines";
-import { isApiError, timeScale } from "../clients/http";
+import { isApiError } from "../clients/http";
 import { isUnknown, wireSafe } from "../dynamic-support";
 import { parseImageRef } from "../image-ref";
-import {
-  MachineSettings,
-  MachineSettingsInput,
-  RELEASE_COMMAND_GROUP,
-  buildMachineConfig,
-  buildReleaseCommandConfig,
-  splitCommand,
-  stableJson,
-  validateMachineSettings,
-  withSettingsDefaults,
-} from "../machine-config";
-import { EngineDeps, runReleaseCommand } from "../release-command";
-import { closeReleaseRecord, openReleaseRecord } from "../release-record";
-import { executeRollout, rolloutTiming } from "../rollout";
-import { STRATEGIES, Strategy, isNoop, isWarm, planRollout } from "../rollout-plan";
+import { ReleaseInputs, ReleaseState, readLive, runRelease } from "../release";
+import { MachineSettings, MachineSettingsInput, splitCommand, stableJson, validateMachineSettings, withSettingsDefaults } from "../release/machine-config";
+import { STRATEGIES, Strategy } from "../release/rollout-plan";
 
-interface Inputs {
-  app: string;
-  /** `registry.fly.io/<repository>@sha256:<digest>`; undefined keeps the image the release already runs. */
-  image?: string;
-  digest?: string;
-  machine: MachineSettings;
-  machineCount: number;
-  strategy: Strategy;
-  maxUnavailable: number;
-  releaseCommand?: string;
-  migrationDatabaseUrl?: string;
-  backupId?: string;
-  minSecretsVersion?: number;
-  /** What the release_command migrates (see ReleaseArgs); a change re-runs it even on the same image. */
-  migrationTarget?: string;
-  waitTimeoutSeconds: number;
-  releaseCommandTimeoutSeconds: number;
-}
-
-interface Outputs extends Inputs {
-  previousDigest?: string;
-  /** Undefined until a release has run: there is nothing to record or promote yet. */
-  releaseVersion?: number;
-  /** api.fly.io's release id; empty when that API was unavailable. */
-  releaseId: string;
-  machines: Array<{ id: string; image: string }>;
-  /** Digests this release rolled out successfully, newest first, at most 20. */
-  history: string[];
-}
+type Inputs = ReleaseInputs;
+type Outputs = ReleaseState;
 
 export interface ReleaseArgs {
   /** The Fly app to release to; a different app is a new release (replace). */
@@ -67,10 +27,11 @@ export interface ReleaseArgs {
   strategy?: pulumi.Input<Strategy>;
   /** Rolling batch size: ≥ 1 machines, < 1 a fraction of the fleet. @default 1 */
   maxUnavailable?: pulumi.Input<number>;
-  /** Run in a one-off machine on the new image before any app machine changes (migrations). */
+  /**
+   * Run in a one-off machine on the new image before any app machine changes (migrations). It gets the app's
+   * DATABASE_URL_MIGRATION secret as DATABASE_URL; no connection string is ever put into a machine config.
+   */
   releaseCommand?: pulumi.Input<string | undefined>;
-  /** DATABASE_URL for the release_command (secret). */
-  migrationDatabaseUrl?: pulumi.Input<string | undefined>;
   /** The pre-deploy backup, recorded with the release. */
   backupId?: pulumi.Input<string | undefined>;
   /** Fly secrets version machines must boot with (from AppSecrets). */
@@ -81,35 +42,16 @@ export interface ReleaseArgs {
    * migrations change or development's cluster is re-pointed.
    */
   migrationTarget?: pulumi.Input<string | undefined>;
-  /** Per machine, from update to healthy. @default 300 */
+  /** Per machine, from update to healthy; also the release_command machine's limit to boot. @default 300 */
   waitTimeoutSeconds?: pulumi.Input<number>;
-  /** @default 300 */
+  /** How long the release_command may run once started. @default 300 */
   releaseCommandTimeoutSeconds?: pulumi.Input<number>;
 }
 
-const HISTORY_LIMIT = 20;
 const DIFF_KEYS: Array<keyof Inputs> = [
-  "image", "digest", "machine", "machineCount", "strategy", "maxUnavailable", "releaseCommand", "migrationDatabaseUrl",
-  "backupId", "minSecretsVersion", "migrationTarget", "waitTimeoutSeconds", "releaseCommandTimeoutSeconds",
+  "image", "digest", "machine", "machineCount", "strategy", "maxUnavailable", "releaseCommand", "backupId",
+  "minSecretsVersion", "migrationTarget", "waitTimeoutSeconds", "releaseCommandTimeoutSeconds",
 ];
-
-function machineDigest(m: Machine): string | undefined {
-  return m.image_ref?.digest || /@(sha256:[0-9a-f]{64})$/.exec(m.config?.image ?? "")?.[1];
-}
-
-function mostCommon(values: Array<string | undefined>): string | undefined {
-  const counts = new Map<string, number>();
-  for (const v of values) if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0];
-}
-
-function appFleet(all: Machine[], group: string): Machine[] {
-  return all.filter((m) => m.state !== "destroyed" && (m.config?.metadata?.fly_process_group ?? "app") === group);
-}
-
-function machinesOut(fleet: Machine[]): Array<{ id: string; image: string }> {
-  return fleet.map((m) => ({ id: m.id, image: m.config?.image ?? "" })).sort((a, b) => (a.id < b.id ? -1 : 1));
-}
 
 class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
   async check(olds: Partial<Inputs>, news: Partial<Inputs>): Promise<pulumi.dynamic.CheckResult<Inputs>> {
@@ -133,7 +75,6 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
       strategy: news.strategy ?? "rolling",
       maxUnavailable: news.maxUnavailable ?? 1,
       ...(news.releaseCommand ? { releaseCommand: news.releaseCommand } : {}),
-      ...(news.migrationDatabaseUrl ? { migrationDatabaseUrl: news.migrationDatabaseUrl } : {}),
       ...(news.backupId ? { backupId: news.backupId } : {}),
       ...(news.minSecretsVersion !== undefined ? { minSecretsVersion: news.minSecretsVersion } : {}),
       ...(news.migrationTarget ? { migrationTarget: news.migrationTarget } : {}),
@@ -153,35 +94,37 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
       }
     }
     for (const k of ["waitTimeoutSeconds", "releaseCommandTimeoutSeconds"] as const) if (!(inputs[k] > 0)) fail(k, `\`${k}\` must be > 0.`);
-    return { inputs, failures };
+    return { inputs: wireSafe(inputs), failures };
   }
 
+  /** A changed input is an update; live config drift found by `read` (refresh) is one too, named in `drift`. */
   async diff(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.DiffResult> {
     const replaces = olds.app !== news.app ? ["app"] : [];
     const changed = DIFF_KEYS.filter((k) => stableJson(olds[k] ?? null) !== stableJson(news[k] ?? null));
-    return { changes: replaces.length + changed.length > 0, replaces };
+    const drifted = (olds.drift ?? []).length > 0;
+    return { changes: replaces.length + changed.length > 0 || drifted, replaces };
   }
 
   async create(inputs: Inputs): Promise<pulumi.dynamic.CreateResult<Outputs>> {
-    return { id: inputs.app, outs: wireSafe(await release(inputs, undefined)) };
+    return { id: inputs.app, outs: wireSafe(await runRelease(inputs, undefined, progress(inputs.app))) };
   }
 
   async update(_id: string, olds: Outputs, news: Inputs): Promise<pulumi.dynamic.UpdateResult<Outputs>> {
-    return { outs: wireSafe(await release(news, olds)) };
+    return { outs: wireSafe(await runRelease(news, olds, progress(news.app))) };
   }
 
-  /** The live image and machine count, so `pulumi refresh` shows a hand-made deploy as drift. */
+  /**
+   * The live fleet: digest, count, machines and, field by field, where their config differs from the declared one.
+   * With nothing changed outside Pulumi it returns exactly what create or update stored.
+   */
   async read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult<Outputs>> {
-    const client = createFlyMachinesClient();
-    let fleet: Machine[];
+    if (!props) return {};
     try {
-      fleet = appFleet(await client.listMachines(props?.app ?? id), props?.machine?.processGroup ?? "app");
+      return { id, props: wireSafe(await readLive(props)) };
     } catch (err) {
       if (isApiError(err, 404)) return {};
       throw err;
     }
-    const outs = { ...(props as Outputs), digest: mostCommon(fleet.map(machineDigest)), machineCount: fleet.length, machines: machinesOut(fleet) };
-    return { id, props: wireSafe(outs) };
   }
 
   async delete(): Promise<void> {
@@ -189,81 +132,8 @@ class ReleaseProvider implements pulumi.dynamic.ResourceProvider {
   }
 }
 
-async function release(inputs: Inputs, olds: Outputs | undefined): Promise<Outputs> {
-  const scale = timeScale();
-  const client = createFlyMachinesClient({ timeScale: scale });
-  const log = (message: string) => pulumi.log.info(`${inputs.app}: ${message}`);
-  const deps: EngineDeps = { client, log, now: Date.now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
-  const all = await client.listMachines(inputs.app);
-  const fleet = appFleet(all, inputs.machine.processGroup);
-  const releaseVersion = Math.max(olds?.releaseVersion ?? 0, ...fleet.map((m) => Number(m.config?.metadata?.fly_release_version) || 0));
-  const keep = { previousDigest: olds?.previousDigest, releaseVersion: releaseVersion || undefined, releaseId: olds?.releaseId ?? "" };
-  if (!inputs.image) {
-    log("no image given: keeping the machines as they are");
-    // A fresh app has no digest and no release yet; "" or 0 here would read as a bad digest downstream.
-    const digest = mostCommon(fleet.map(machineDigest));
-    return { ...inputs, digest, ...keep, machines: machinesOut(fleet), history: olds?.history ?? [] };
-  }
-
-  const image = inputs.image;
-  const digest = parseImageRef(image).digest;
-  const hash = buildMachineConfig(inputs.machine, image, { id: "", version: 0 }, inputs.minSecretsVersion).metadata!.renewa_config_hash;
-  // A running machine whose checks are not passing (say, one a crashed run updated but never saw healthy) goes
-  // through the health gate again rather than count as done.
-  const healthy = (m: Machine) => !isWarm(m.state) || (m.state === "started" && (m.checks ?? []).every((c) => c.status === "passing"));
-  const isCurrent = (m: Machine) => machineDigest(m) === digest && m.config?.metadata?.renewa_config_hash === hash && healthy(m);
-  const plan = planRollout({
-    fleet: fleet.map((m) => ({ id: m.id, state: m.state, current: isCurrent(m) })),
-    desiredCount: inputs.machineCount,
-    strategy: inputs.strategy,
-    maxUnavailable: inputs.maxUnavailable,
-  });
-  const history = [digest, ...(olds?.history ?? []).filter((d) => d !== digest)].slice(0, HISTORY_LIMIT);
-  // A first known target is only recorded: the database it describes was migrated by the release that created it.
-  const migrationsChanged = olds?.migrationTarget !== undefined && inputs.migrationTarget !== undefined && olds.migrationTarget !== inputs.migrationTarget;
-  if (isNoop(plan) && !migrationsChanged) {
-    log(`all ${fleet.length} machine(s) already run ${digest} with this config; nothing to roll out`);
-    return { ...inputs, digest, ...keep, machines: machinesOut(fleet), history };
-  }
-
-  const previousDigest = mostCommon(fleet.map(machineDigest).filter((d) => d !== digest)) ?? (olds?.digest !== digest ? olds?.digest : olds?.previousDigest);
-  const record = await openReleaseRecord(
-    deps,
-    { app: inputs.app, image, strategy: inputs.strategy, region: inputs.machine.region, releaseCommand: inputs.releaseCommand },
-    releaseVersion + 1,
-  );
-  const desired = buildMachineConfig(inputs.machine, image, record, inputs.minSecretsVersion);
-  let ids: string[] = [];
-  try {
-    const newImage = fleet.length === 0 || fleet.some((m) => machineDigest(m) !== digest);
-    if (inputs.releaseCommand && (newImage || migrationsChanged)) {
-      await runReleaseCommand(deps, {
-        app: inputs.app,
-        region: inputs.machine.region,
-        command: inputs.releaseCommand,
-        config: buildReleaseCommandConfig(inputs.machine, { image, command: inputs.releaseCommand, release: record, databaseUrl: inputs.migrationDatabaseUrl }),
-        minSecretsVersion: inputs.minSecretsVersion,
-        leftovers: all.filter((m) => m.config?.metadata?.fly_process_group === RELEASE_COMMAND_GROUP && m.state !== "destroyed"),
-        timeoutMs: inputs.releaseCommandTimeoutSeconds * 1000 * scale,
-      });
-    }
-    log(`rolling out ${digest} (${inputs.strategy}): ${plan.batches.length} batch(es), ${plan.create} to create, ${plan.retire.length + plan.destroy.length} to retire`);
-    ids = await executeRollout(deps, rolloutTiming(scale, inputs.waitTimeoutSeconds), {
-      app: inputs.app,
-      region: inputs.machine.region,
-      desired,
-      plan,
-      fleet,
-      minSecretsVersion: inputs.minSecretsVersion,
-    });
-  } catch (err) {
-    await closeReleaseRecord(deps, record, "failed", { error: (err as Error).message });
-    throw err;
-  }
-  await closeReleaseRecord(deps, record, "complete", { digest, previous_digest: previousDigest, backup_id: inputs.backupId });
-  const machines = ids.map((id) => ({ id, image }));
-  log(`release v${record.version} complete: ${machines.length} machine(s) on ${digest}`);
-  return { ...inputs, digest, previousDigest, releaseVersion: record.version, releaseId: record.id, machines, history };
+function progress(app: string) {
+  return { log: (m: string) => pulumi.log.info(`${app}: ${m}`), warn: (m: string) => pulumi.log.warn(`${app}: ${m}`) };
 }
 
 const provider = new ReleaseProvider();
@@ -278,10 +148,11 @@ export class Release extends pulumi.dynamic.Resource {
   declare readonly releaseId: pulumi.Output<string>;
   declare readonly machines: pulumi.Output<Array<{ id: string; image: string }>>;
   declare readonly history: pulumi.Output<string[]>;
+  /** Where the live machines differ from the declared config, as of the last refresh; empty when they match. */
+  declare readonly drift: pulumi.Output<string[]>;
 
   constructor(name: string, args: ReleaseArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...args, digest: undefined, previousDigest: undefined, releaseVersion: undefined, releaseId: undefined, machines: undefined, history: undefined };
-    const additionalSecretOutputs = [...(opts?.additionalSecretOutputs ?? []), "migrationDatabaseUrl"];
-    super(provider, name, props, { ...opts, additionalSecretOutputs }, "fly", "Release");
+    const outputs = { digest: undefined, previousDigest: undefined, releaseVersion: undefined, releaseId: undefined, machines: undefined, history: undefined, drift: undefined };
+    super(provider, name, { ...args, ...outputs }, opts, "fly", "Release");
   }
 }

@@ -3,9 +3,15 @@
  * (MPG's `/v1/postgres…`) can share the server. Machines move through created → started with timed boot and health,
  * leases conflict with 409, wait answers 408 on timeout, the release-command machine exits with a chosen code.
  * Time is scaled: a Fly "second" (lease TTLs, wait timeouts) lasts `secondMs`.
+ *
+ * Requests are held to Fly's published spec: a body field or query parameter the spec does not declare for the
+ * route answers 400, as a strict server would. Faults beyond HttpFake's: crash-looping images, hosts that refuse
+ * updates, creates whose answer is lost after the machine was made, lease refreshes that hand out a new nonce.
+ * Every change of what users can reach is on a timeline: how many machines were routable and healthy when.
  */
 import { createHash } from "crypto";
 import { FakeRequest, FakeResponse, HttpFake } from "./http-fake";
+import { undeclaredFields } from "./fly-spec";
 
 // Moved to the engine harness, where every provider test finds it; kept here for existing imports.
 export { engineInputs } from "../harness/engine";
@@ -30,6 +36,12 @@ export interface FlyMachinesFakeOptions {
   unhealthyImages?: string[];
   /** false: api.fly.io's release routes answer 404, as when that API is unavailable. */
   releasesApi?: boolean;
+  /** Images (reference or digest) whose app exits with this code soon after every start, restarting up to 3 times. */
+  crashingImages?: Record<string, number>;
+  /** The release-command machine reports its exit inside `request.MonitorEvent`, as some hosts do. */
+  monitorEventExits?: boolean;
+  /** A lease refresh returns a new nonce (the previous one stays good for calls, not for the lease itself). */
+  rotateLeaseNonce?: boolean;
 }
 
 export interface FakeLease {
@@ -54,6 +66,14 @@ export interface FakeMachine {
   lease?: FakeLease;
   /** Every config the machine has run, oldest first. */
   configs: any[];
+  /** Its app's log lines (`fly logs -i`), oldest first. */
+  logs: string[];
+  host_status: string;
+  /** This machine's boot time instead of the fake's (a slow host). */
+  bootMs?: number;
+  /** When set, updates are refused with this error, as a host out of capacity does. */
+  hostRefusal?: string;
+  previousNonce?: string;
   timers: NodeJS.Timeout[];
   listeners: Array<() => void>;
 }
@@ -67,7 +87,11 @@ export interface FakeApp {
   secrets: Map<string, { digest: string; updated_at: string }>;
   secretsVersion: number;
   machines: Map<string, FakeMachine>;
-  releases: Array<{ id: string; version: number; status: string; image_ref: string; strategy: string; metadata?: any }>;
+  releases: Array<{ id: string; version: number; status: string; image_ref: string; strategy: string; metadata?: any; definition?: any }>;
+  /** [ms since epoch, routable healthy app machines] after every change. */
+  timeline: Array<[number, number]>;
+  /** Routing and lifecycle calls in order, with when they happened. */
+  actions: Array<{ at: number; machine: string; action: string }>;
 }
 
 export interface FlyMachinesFakeState {
@@ -86,6 +110,10 @@ export interface FlyMachinesFake {
   holdLease(app: string, id: string, ms: number, owner?: string): FakeLease;
   /** Live (not destroyed) machines of an app. */
   machines(app: string): FakeMachine[];
+  /** The fewest routable healthy app machines (started, not cordoned, every check passing) between `from` and `to` (ms). */
+  minRoutable(app: string, from?: number, to?: number): number;
+  /** The next `n` creates make the machine but answer 503, as when the answer is lost on the way back. */
+  loseCreateAnswers(n: number): void;
   stop(): Promise<void>;
 }
 
@@ -127,21 +155,36 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     releaseExitCodes: opts.releaseExitCodes ?? {},
     unhealthyImages: opts.unhealthyImages ?? [],
     releasesApi: opts.releasesApi ?? true,
+    crashingImages: opts.crashingImages ?? {},
+    monitorEventExits: opts.monitorEventExits ?? false,
+    rotateLeaseNonce: opts.rotateLeaseNonce ?? false,
   };
+  let lostCreateAnswers = 0;
   const state: FlyMachinesFakeState = { apps: new Map() };
   fake.requestIdHeader = "fly-request-id";
   if (opts.token) fake.requiredAuth = (h) => h === `Bearer ${opts.token}` || h === `FlyV1 ${opts.token}`;
 
   function addApp(name: string, org = options.orgs[0]): FakeApp {
-    const a: FakeApp = { id: `app_${newId()}`, name, org, status: "pending", ips: [], secrets: new Map(), secretsVersion: 0, machines: new Map(), releases: [] };
+    const a: FakeApp = { id: `app_${newId()}`, name, org, status: "pending", ips: [], secrets: new Map(), secretsVersion: 0, machines: new Map(), releases: [], timeline: [], actions: [] };
     state.apps.set(name, a);
     return a;
   }
 
   const event = (m: FakeMachine, type: string, status: string, request?: any) =>
     m.events.unshift({ id: newInstance(), type, status, timestamp: Date.now(), request });
+  const appOf = (m: FakeMachine) => [...state.apps.values()].find((a) => a.machines.get(m.id) === m);
+  const serving = (m: FakeMachine) =>
+    m.state === "started" && !m.cordoned && (m.config?.metadata?.fly_process_group ?? "app") === "app" && m.checks.every((c) => c.status === "passing");
+  /** Records how many machines users could reach right now, if that changed. */
+  function mark(m: FakeMachine) {
+    const a = appOf(m);
+    if (!a) return;
+    const n = live(a).filter(serving).length;
+    if (a.timeline.at(-1)?.[1] !== n) a.timeline.push([Date.now(), n]);
+  }
   function setState(m: FakeMachine, s: string) {
     m.state = s;
+    mark(m);
     for (const l of m.listeners.splice(0)) l();
   }
   const later = (m: FakeMachine, ms: number, fn: () => void) => {
@@ -153,15 +196,21 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     ...(config?.services ?? []).flatMap((s: any, i: number) => (s.checks ?? []).map((_: any, j: number) => `servicecheck-${i}${j}-${s.checks[j].type}-${s.internal_port}`)),
   ];
 
-  function boot(m: FakeMachine) {
+  const crashCode = (image: string) => options.crashingImages[image] ?? options.crashingImages[digestOf(image) ?? ""];
+
+  function boot(m: FakeMachine, restarts = 0) {
     for (const t of m.timers.splice(0)) clearTimeout(t);
     const instance = m.instance_id;
     m.checks = checkNames(m.config).map((name) => ({ name, status: "critical", output: "waiting for the machine to start" }));
-    later(m, options.bootMs, () => {
+    mark(m);
+    later(m, m.bootMs ?? options.bootMs, () => {
       if (m.instance_id !== instance) return;
       event(m, "start", "started");
+      m.logs.push(`[info] Machine started, running ${JSON.stringify(m.config.init?.cmd ?? ["<image CMD>"])}`);
       setState(m, "started");
       if (m.config?.metadata?.fly_process_group === "fly_app_release_command") return runReleaseCommand(m);
+      const code = crashCode(m.config.image);
+      if (code !== undefined) return crash(m, instance, code, restarts);
       const unhealthy = matches(options.unhealthyImages, m.config.image);
       later(m, options.healthMs, () => {
         if (m.instance_id !== instance) return;
@@ -169,14 +218,30 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
           c.status = unhealthy ? "critical" : "passing";
           c.output = unhealthy ? "GET /health: 503 Service Unavailable (connection refused on 0.0.0.0:8080)" : "HTTP GET /health: 200 OK";
         }
+        mark(m);
       });
+    });
+  }
+
+  /** The app dies soon after it starts; Fly restarts it (policy on-failure) up to 3 times, then leaves it stopped. */
+  function crash(m: FakeMachine, instance: string, code: number, restarts: number) {
+    later(m, Math.max(1, options.bootMs / 4), () => {
+      if (m.instance_id !== instance) return;
+      m.logs.push("Error: Cannot find module '/app/dist/server.js'", `[info] Main child exited normally with code: ${code}`);
+      const restarting = restarts < 3 && m.config.restart?.policy !== "no";
+      event(m, "exit", "stopped", { exit_event: { exit_code: code, requested_stop: false, restarting }, restart_count: restarts });
+      setState(m, "stopped");
+      if (restarting) later(m, 1, () => (event(m, "start", "starting"), setState(m, "starting"), boot(m, restarts + 1)));
     });
   }
 
   function runReleaseCommand(m: FakeMachine) {
     const code = options.releaseExitCodes[m.config.image] ?? options.releaseExitCodes[digestOf(m.config.image) ?? ""] ?? 0;
+    m.logs.push("Running migrations…");
     later(m, options.releaseCommandMs, () => {
-      event(m, "exit", "stopped", { exit_event: { exit_code: code, requested_stop: false } });
+      m.logs.push(code === 0 ? "Migrations complete" : "ERROR: relation \"users\" already exists");
+      const exit = { exit_code: code, requested_stop: false };
+      event(m, "exit", "stopped", options.monitorEventExits ? { MonitorEvent: { exit_event: exit } } : { exit_event: exit });
       setState(m, "stopped");
       if (m.config.auto_destroy) later(m, 1, () => (event(m, "destroy", "destroyed"), setState(m, "destroyed")));
     });
@@ -187,11 +252,12 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     const m: FakeMachine = {
       id: newId(), name: `machine-${counter}`, state: initial, region: req.region ?? "fra", instance_id: newInstance(), config,
       checks: [], events: [], cordoned: !!req.skip_service_registration, min_secrets_version: req.min_secrets_version,
-      skip_service_registration: req.skip_service_registration, configs: [config], timers: [], listeners: [],
+      skip_service_registration: req.skip_service_registration, configs: [config], timers: [], listeners: [], logs: [], host_status: "ok",
     };
     m.checks = checkNames(config).map((name) => ({ name, status: initial === "started" ? "passing" : "critical", output: "" }));
     event(m, "launch", "created");
     a.machines.set(m.id, m);
+    mark(m);
     return m;
   }
 
@@ -205,7 +271,7 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     id: m.id, name: m.name, state: m.state, region: m.region, instance_id: m.instance_id, config: m.config, cordoned: m.cordoned,
     checks: m.checks, events: m.events,
     image_ref: { registry: "registry.fly.io", repository: m.config.image?.split("/")[1]?.split("@")[0], digest: digestOf(m.config.image) ?? "" },
-    host_status: "ok",
+    host_status: m.host_status,
   });
   const live = (a: FakeApp) => [...a.machines.values()].filter((m) => m.state !== "destroyed");
   const heldBy = (m: FakeMachine) => (m.lease && m.lease.expiresAt > Date.now() ? m.lease : undefined);
@@ -219,7 +285,9 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     const m = a.machines.get(req.params.id);
     if (!m) return { res: err(404, "machine not found", { status: "unknown" }) };
     const lease = heldBy(m);
-    if (req.method !== "GET" && lease && req.headers["fly-machine-lease-nonce"] !== lease.nonce && !req.path.endsWith("/lease")) {
+    const sent = req.headers["fly-machine-lease-nonce"];
+    const nonceOk = sent === lease?.nonce || (sent !== undefined && sent === m.previousNonce);
+    if (req.method !== "GET" && lease && !nonceOk && !req.path.endsWith("/lease")) {
       return { res: err(409, `lease currently held by ${lease.owner}, expires at ${new Date(lease.expiresAt).toISOString()}`) };
     }
     return { a, m };
@@ -230,11 +298,26 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
   };
   const withMachine = (fn: (m: FakeMachine, a: FakeApp, req: FakeRequest) => FakeResponse | Promise<FakeResponse>) => (req: FakeRequest) => {
     const r = resolve(req, true);
-    return r.res ?? fn(r.m!, r.a!, req);
+    if (r.res) return r.res;
+    const verb = /\/(cordon|uncordon|stop|start)$/.exec(req.path)?.[1];
+    const whole = /\/machines\/[^/]+$/.test(req.path);
+    const action = verb ?? (whole && req.method === "DELETE" ? "destroy" : whole && req.method === "POST" ? "update" : undefined);
+    if (action) r.a!.actions.push({ at: Date.now(), machine: r.m!.id, action });
+    return fn(r.m!, r.a!, req);
   };
 
   const V = "/v1/apps";
-  fake
+  // Every route checks its request against the spec before it acts.
+  const api = {
+    route(method: string, pattern: string, handler: (req: FakeRequest) => FakeResponse | Promise<FakeResponse>) {
+      fake.route(method, pattern, (req) => {
+        const bad = undeclaredFields(`${method} ${pattern}`, req);
+        return bad.length ? err(400, `fields not in the Machines API spec: ${bad.join(", ")}`) : handler(req);
+      });
+      return api;
+    },
+  };
+  api
     .route("GET", `${V}/:app`, withApp((a) => ({ status: 200, body: { id: a.id, name: a.name, status: a.status, organization: { name: a.org, slug: a.org } } })))
     .route("POST", V, (req) => {
       const name = req.body?.name ?? req.body?.app_name;
@@ -262,11 +345,13 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
       const m = addMachine(a.name, req.body.config, req.body.skip_launch ? "stopped" : "created", req.body);
       if (!req.body.skip_launch) boot(m);
       a.status = "deployed";
+      if (lostCreateAnswers > 0) return (lostCreateAnswers--, err(503, "upstream request timeout"));
       return { status: 200, body: view(m) };
     }))
     .route("GET", `${V}/:app/machines/:id`, withMachine((m) => ({ status: 200, body: view(m) })))
     .route("POST", `${V}/:app/machines/:id`, withMachine((m, a, req) => {
       if (m.state === "destroyed") return err(404, "machine not found");
+      if (m.hostRefusal) return err(412, m.hostRefusal);
       if ((req.body?.min_secrets_version ?? 0) > a.secretsVersion) return err(422, `secrets version ${req.body.min_secrets_version} not found`);
       m.config = req.body.config;
       m.configs.push(m.config);
@@ -293,8 +378,8 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
       later(m, 1, () => (event(m, "exit", "stopped", { exit_event: { exit_code: 0, requested_stop: true } }), setState(m, "stopped")));
       return { status: 200, body: {} };
     }))
-    .route("POST", `${V}/:app/machines/:id/cordon`, withMachine((m) => ((m.cordoned = true), { status: 200, body: {} })))
-    .route("POST", `${V}/:app/machines/:id/uncordon`, withMachine((m) => ((m.cordoned = false), { status: 200, body: {} })))
+    .route("POST", `${V}/:app/machines/:id/cordon`, withMachine((m) => ((m.cordoned = true), mark(m), { status: 200, body: {} })))
+    .route("POST", `${V}/:app/machines/:id/uncordon`, withMachine((m) => ((m.cordoned = false), mark(m), { status: 200, body: {} })))
     .route("GET", `${V}/:app/machines/:id/events`, withMachine((m) => ({ status: 200, body: m.events })))
     .route("GET", `${V}/:app/machines/:id/lease`, withMachine((m) => {
       const l = heldBy(m);
@@ -304,8 +389,12 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
       const held = heldBy(m);
       const nonce = req.headers["fly-machine-lease-nonce"];
       if (held && held.nonce !== nonce) return err(409, `lease currently held by ${held.owner}`);
-      const ttl = Number(req.body?.ttl ?? req.query.get("ttl") ?? 30);
-      m.lease = { nonce: held?.nonce ?? `nonce-${newId()}`, owner: "pulumi@renewa.example", description: req.body?.description, expiresAt: Date.now() + ttl * options.secondMs };
+      const ttl = Number(req.body?.ttl ?? 30);
+      const rotate = held && options.rotateLeaseNonce;
+      if (rotate) m.previousNonce = held.nonce;
+      // A refresh that arrives just after its lease lapsed (scaled TTLs are milliseconds) renews that same lease.
+      const lapsed = !held && nonce !== undefined && m.lease?.nonce === nonce;
+      m.lease = { nonce: (held && !rotate) || lapsed ? (nonce as string) : `nonce-${newId()}`, owner: "pulumi@renewa.example", description: req.body?.description, expiresAt: Date.now() + ttl * options.secondMs };
       return { status: 201, body: { status: "success", data: leaseView(m.lease) } };
     }))
     .route("DELETE", `${V}/:app/machines/:id/lease`, withMachine((m, _a, req) => {
@@ -349,9 +438,14 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
       const a = state.apps.get(req.body?.app_name);
       if (!options.releasesApi) return err(404, "Not Found");
       if (!a) return err(404, "app not found");
-      const release = { id: `rel_${newId()}`, version: a.releases.length + 1, status: "pending", image_ref: req.body.image, strategy: req.body.strategy };
+      const release = { id: `rel_${newId()}`, version: a.releases.length + 1, status: "pending", image_ref: req.body.image, strategy: req.body.strategy, definition: req.body.definition };
       a.releases.push(release);
       return { status: 201, body: { release } };
+    })
+    .route("GET", "/api/v1/apps/:app/logs", (req) => {
+      const m = state.apps.get(req.params.app)?.machines.get(req.query.get("instance") ?? "");
+      const data = (m?.logs ?? []).map((message, i) => ({ id: `${m!.id}-${i}`, attributes: { message, level: "info", instance: m!.id, region: m!.region } }));
+      return { status: 200, body: { data, meta: { next_token: "" } } };
     })
     .route("PATCH", "/api/v1/releases/:id", (req) => {
       if (!options.releasesApi) return err(404, "Not Found");
@@ -380,6 +474,15 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     addMachine: (app, config, initial = "started") => addMachine(app, config, initial),
     holdLease,
     machines: (app) => live(state.apps.get(app)!),
+    minRoutable(app, from = 0, to = Infinity) {
+      const timeline = state.apps.get(app)!.timeline;
+      // The count as it stood at `from`, then every change after it.
+      const before = timeline.filter(([t]) => t <= from).at(-1);
+      return Math.min(...[...(before ? [before] : []), ...timeline.filter(([t]) => t > from && t <= to)].map(([, n]) => n));
+    },
+    loseCreateAnswers(n) {
+      lostCreateAnswers = n;
+    },
     async stop() {
       for (const a of state.apps.values()) for (const m of a.machines.values()) for (const t of m.timers.splice(0)) clearTimeout(t);
       await fake.stop();

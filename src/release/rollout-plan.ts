@@ -3,14 +3,16 @@
  * asks for a plan and carries it out, so the ordering rules are tested without any API.
  */
 
-export const STRATEGIES = ["rolling", "bluegreen", "immediate"] as const;
+export const STRATEGIES = ["rolling", "canary", "bluegreen", "immediate"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export interface FleetMachine {
   id: string;
   state: string;
-  /** Already runs the release's image and machine config. */
+  /** Already runs the release's image and machine config, routed and healthy. */
   current: boolean;
+  /** Its host is unreachable: replaced by a new machine rather than updated (as flyctl does). */
+  badHost?: boolean;
 }
 
 export interface MachineStep {
@@ -20,12 +22,20 @@ export interface MachineStep {
    * except one when no running machine would otherwise prove the new image healthy.
    */
   launch: boolean;
+  /** Replace with a new machine in the same region instead of updating in place. */
+  replace: boolean;
 }
 
 export interface RolloutPlan {
   strategy: Strategy;
-  /** In-place updates; each batch passes the health gate before the next one starts. */
-  batches: MachineStep[][];
+  /**
+   * In-place updates, in order, run as a sliding pool: at most `inFlight` at a time, the next one starting as soon
+   * as one has passed the health gate (no barrier between batches).
+   */
+  updates: MachineStep[];
+  inFlight: number;
+  /** Canary: one new, unrouted machine proves the image healthy (then is destroyed) before any machine changes. */
+  canary: boolean;
   /** Machines to create with the new config (bluegreen: the green machines, one per retired blue plus any missing). */
   create: number;
   /** Bluegreen: the blue machines, destroyed only once every green machine is healthy. */
@@ -45,12 +55,6 @@ export function isWarm(state: string): boolean {
 export function batchSize(total: number, maxUnavailable: number): number {
   const size = maxUnavailable >= 1 ? Math.floor(maxUnavailable) : Math.ceil(total * maxUnavailable);
   return Math.max(1, size);
-}
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -76,23 +80,24 @@ export function planRollout(input: {
   const create = Math.max(0, desiredCount - fleet.length);
 
   if (strategy === "bluegreen") {
-    return { strategy, batches: [], create: outdated.length + create, retire: outdated.map((m) => m.id), destroy };
+    return { strategy, updates: [], inFlight: 1, canary: false, create: outdated.length + create, retire: outdated.map((m) => m.id), destroy };
   }
 
-  const warm = outdated.filter((m) => isWarm(m.state)).map((m) => ({ id: m.id, launch: true }));
-  const cold = outdated.filter((m) => !isWarm(m.state)).map((m) => ({ id: m.id, launch: false }));
+  const step = (m: FleetMachine, launch: boolean) => ({ id: m.id, launch, replace: !!m.badHost });
+  const warm = outdated.filter((m) => isWarm(m.state)).map((m) => step(m, true));
+  const cold = outdated.filter((m) => !isWarm(m.state)).map((m) => step(m, false));
   // With nothing running to prove the image, the first stopped machine is started for the health gate.
   if (warm.length === 0 && cold.length > 0) warm.push({ ...cold.shift()!, launch: true });
 
-  const batches =
-    strategy === "immediate"
-      ? [[...warm, ...cold]].filter((b) => b.length > 0)
-      : [...chunk(warm, batchSize(warm.length, maxUnavailable)), ...(cold.length > 0 ? [cold] : [])];
-  return { strategy, batches, create, retire: [], destroy };
+  const updates = [...warm, ...cold];
+  const inFlight = strategy === "immediate" ? Math.max(1, updates.length) : batchSize(warm.length, maxUnavailable);
+  // flyctl skips the canary on a first deploy: with nothing serving, there is nothing for it to protect.
+  const canary = strategy === "canary" && updates.length > 0 && fleet.length > 0;
+  return { strategy, updates, inFlight, canary, create, retire: [], destroy };
 }
 
 export function isNoop(plan: RolloutPlan): boolean {
-  return plan.batches.length === 0 && plan.create === 0 && plan.retire.length === 0 && plan.destroy.length === 0;
+  return plan.updates.length === 0 && plan.create === 0 && plan.retire.length === 0 && plan.destroy.length === 0;
 }
 
 /**
@@ -101,6 +106,6 @@ export function isNoop(plan: RolloutPlan): boolean {
  */
 export function sequentialSteps(plan: RolloutPlan): number {
   if (plan.strategy === "bluegreen") return plan.create > 0 ? 1 : 0;
-  const gated = plan.batches.filter((b) => b.some((s) => s.launch)).length;
-  return gated + (plan.create > 0 ? 1 : 0);
+  const gated = Math.ceil(plan.updates.filter((s) => s.launch).length / plan.inFlight);
+  return (plan.canary ? 1 : 0) + gated + (plan.create > 0 ? 1 : 0);
 }

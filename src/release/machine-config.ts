@@ -3,8 +3,6 @@
  * mapping is tested field by field, and the metadata flyctl relies on (`fly status`, a later `fly deploy`) is set in
  * one place.
  */
-import { createHash } from "crypto";
-
 export type CpuKind = "shared" | "performance";
 export type AutoStop = "off" | "stop" | "suspend";
 export type RestartPolicy = "no" | "on-failure" | "always";
@@ -68,15 +66,20 @@ export interface ReleaseStamp {
 }
 
 export const RELEASE_COMMAND_GROUP = "fly_app_release_command";
+/** The app secret the release_command migrates with; the command sees it as DATABASE_URL. */
+export const MIGRATION_SECRET = "DATABASE_URL_MIGRATION";
+/** Metadata a new machine is tagged with, so a create whose answer was lost can be found instead of repeated. */
+export const CREATE_TOKEN_KEY = "renewa_create_token";
 /** Metadata that changes with every release (or rollout mechanics) and so never makes a machine outdated. */
 export const RELEASE_METADATA_KEYS = [
   "fly_release_id",
   "fly_release_version",
   "fly_bluegreen_deployment_tag",
   "fly_flyctl_version",
-  "renewa_config_hash",
+  "fly_canary",
+  CREATE_TOKEN_KEY,
 ];
-const RESERVED_ENV = ["FLY_PROCESS_GROUP", "RELEASE_COMMAND", "DATABASE_URL"];
+const RESERVED_ENV = ["FLY_PROCESS_GROUP", "RELEASE_COMMAND", "DATABASE_URL", MIGRATION_SECRET];
 
 export const SETTINGS_DEFAULTS = {
   internalPort: 8080,
@@ -165,11 +168,23 @@ export function splitCommand(line: string): string[] {
   return words;
 }
 
-function seconds(n: number): string {
+export function seconds(n: number): string {
   return `${n}s`;
 }
 
-/** JSON with sorted keys, so equal configs hash equally whatever order their fields were built in. */
+/** The health check as both a machine's `services[].checks` and fly.toml's `[[http_service.checks]]` spell it. */
+export function httpCheck(hc: MachineSettings["healthCheck"]) {
+  return {
+    interval: seconds(hc.intervalSeconds),
+    timeout: seconds(hc.timeoutSeconds),
+    grace_period: seconds(hc.gracePeriodSeconds),
+    method: "GET",
+    path: hc.path,
+    protocol: "http",
+  };
+}
+
+/** JSON with sorted keys, so equal values compare equal whatever order their fields were built in. */
 export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
   if (value && typeof value === "object") {
@@ -177,17 +192,6 @@ export function stableJson(value: unknown): string {
     return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
-}
-
-/**
- * A fingerprint of everything but the image and per-release metadata. It is stored on the machine, because Fly
- * returns configs with its own defaults filled in, so comparing our config with Fly's field by field would see
- * drift on every read.
- */
-export function configHash(config: FlyMachineConfig): string {
-  const metadata = Object.fromEntries(Object.entries(config.metadata ?? {}).filter(([k]) => !RELEASE_METADATA_KEYS.includes(k)));
-  const { image: _image, ...rest } = config;
-  return createHash("sha256").update(stableJson({ ...rest, metadata })).digest("hex").slice(0, 16);
 }
 
 function releaseMetadata(group: string, release: ReleaseStamp): Record<string, string> {
@@ -220,18 +224,7 @@ export function buildMachineConfig(s: MachineSettings, image: string, release: R
         autostop: s.autoStop,
         autostart: s.autoStart,
         min_machines_running: s.minMachinesRunning,
-        checks: [
-          {
-            type: "http",
-            port: s.internalPort,
-            interval: seconds(s.healthCheck.intervalSeconds),
-            timeout: seconds(s.healthCheck.timeoutSeconds),
-            grace_period: seconds(s.healthCheck.gracePeriodSeconds),
-            method: "GET",
-            path: s.healthCheck.path,
-            protocol: "http",
-          },
-        ],
+        checks: [{ type: "http", port: s.internalPort, ...httpCheck(s.healthCheck) }],
       },
     ],
     restart: { policy: s.restart.policy, ...(s.restart.maxRetries !== undefined ? { max_retries: s.restart.maxRetries } : {}) },
@@ -239,27 +232,24 @@ export function buildMachineConfig(s: MachineSettings, image: string, release: R
     ...(s.cmd ? { init: { cmd: splitCommand(s.cmd) } } : {}),
   };
   if (secretsVersion !== undefined) config.metadata!.renewa_secrets_version = String(secretsVersion);
-  config.metadata!.renewa_config_hash = configHash(config);
   return config;
 }
 
 /**
  * The one-off machine that runs `release_command`, as flyctl builds it: the new image, CMD replaced by the command,
- * no services or checks, never restarted, destroyed when it exits, kept out of DNS.
+ * no services or checks, never restarted, destroyed when it exits, kept out of DNS. No secret is in it: the machine
+ * gets the app's secrets from Fly, and a shell in front of the command hands the migration role's URL
+ * (DATABASE_URL_MIGRATION) to it as DATABASE_URL. The command's words go as "$@", so nothing is re-quoted.
  */
-export function buildReleaseCommandConfig(
-  s: MachineSettings,
-  args: { image: string; command: string; release: ReleaseStamp; databaseUrl?: string },
-): FlyMachineConfig {
+export function buildReleaseCommandConfig(s: MachineSettings, args: { image: string; command: string; release: ReleaseStamp }): FlyMachineConfig {
   return {
     image: args.image,
-    init: { cmd: splitCommand(args.command) },
+    init: { cmd: ["/bin/sh", "-c", `DATABASE_URL="$${MIGRATION_SECRET}" exec "$@"`, "release_command", ...splitCommand(args.command)] },
     env: {
       ...s.env,
       FLY_PROCESS_GROUP: RELEASE_COMMAND_GROUP,
       PRIMARY_REGION: s.region,
       RELEASE_COMMAND: "1",
-      ...(args.databaseUrl ? { DATABASE_URL: args.databaseUrl } : {}),
     },
     guest: { cpu_kind: s.guest.cpuKind, cpus: s.guest.cpus, memory_mb: s.guest.memoryMb },
     restart: { policy: "no" },
