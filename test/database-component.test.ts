@@ -96,16 +96,17 @@ describe("Database", () => {
     for (const r of children()) expect(r.inputs.__provider).not.toContain(TOKEN);
   });
 
-  it("takes no backup while the hash is unknown, and protects the reference but never the backup", async () => {
+  it("takes no backup while the hash is unknown, and protects the reference and the backup alike", async () => {
     const noHash = await build("prod-db", { ...staging, kind: "production", clusterId: "renewa-production-mpg", migrationsHash: undefined, protect: true });
     expect(recorder.registrations.some((r) => r.type.endsWith(":MpgBackup"))).toBe(false);
     expect(noHash.out.backupId).toBeUndefined();
     expect(recorder.named("prod-db-cluster").protect).toBe(true);
 
-    // Not even protection inherited from a protected parent reaches the backup.
+    // The backup too: a new migrations hash takes the next backup in place (never a replace), so protection costs
+    // nothing, and a production destroy cannot remove it from state before reaching the cluster.
     await build("prod2-db", { ...staging, kind: "production", protect: true }, { protect: true });
     expect(recorder.named("prod2-db-cluster").protect).toBe(true);
-    expect(recorder.named("prod2-db-backup").protect).toBe(false);
+    expect(recorder.named("prod2-db-backup").protect).toBe(true);
   });
 
   it("on a PR stack creates pr_<N> in development's cluster, with no reference and no backup", async () => {

@@ -98,11 +98,12 @@ describe.each(["development", "staging", "production", "pr-42"])("stack %s", (st
 });
 
 describe("stack differences", () => {
-  it("protects production's stateful resources and nothing elsewhere", () => {
+  it("protects every resource of production (a destroy would delete the unprotected ones first) and nothing elsewhere", () => {
     const protectedIn = (s: string) => stacks[s].resources.filter((x) => x.protect).map((x) => x.name).sort();
-    expect(protectedIn("production")).toEqual(["renewa-app-app", "renewa-cache-database", "renewa-db-cluster", "renewa-storage-bucket"]);
+    const custom = (s: string) => stacks[s].resources.filter((x) => !x.type.startsWith("renewa:") && !x.type.startsWith("pulumi:pulumi:"));
+    expect(custom("production").filter((x) => !x.protect).map((x) => x.name)).toEqual([]);
+    expect(protectedIn("production")).toEqual(expect.arrayContaining(["renewa-app-app", "renewa-cache-database", "renewa-db-cluster", "renewa-storage-bucket", "renewa-app-release", "renewa-secrets-sync", "renewa-record"]));
     for (const s of ["development", "staging", "pr-42"]) expect(protectedIn(s)).toEqual([]);
-    expect(byName(stacks.production, "renewa-app-release").protect).toBe(false);
   });
 
   it("sizes each stack from its defaults", () => {
