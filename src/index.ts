@@ -6,6 +6,8 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import { Environment } from "../components/environment";
 import { loadConfig } from "./config";
+import { buildManifest } from "./migrations/manifest";
+import { loadReleaseHistory } from "./migrations/release-history";
 import { hashMigrations } from "./migrations-hash";
 
 // Parsed before anything is declared: bad config stops the run with nothing half-registered.
@@ -34,7 +36,15 @@ function gitCommit(): string | undefined {
   }
 }
 
-const env = new Environment("renewa", { config, migrationsHash: migrationsHash(), commit: gitCommit() });
+const hash = migrationsHash();
+const env = new Environment("renewa", {
+  config,
+  migrationsHash: hash,
+  commit: gitCommit(),
+  // Read here only once the folder hashed cleanly, so a bad folder fails with the message above.
+  migrations: hash && config.migrationsDir ? buildManifest(path.resolve(path.dirname(__dirname), config.migrationsDir)) : undefined,
+  releaseHistory: loadReleaseHistory(config),
+});
 
 export const appName = config.appName;
 export const region = config.region;

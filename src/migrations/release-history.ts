@@ -1,0 +1,20 @@
+/**
+ * The release history the program hands ImagePromotion for its contract-migration guard: this stack's deployment
+ * records, read from GitHub (GITHUB_TOKEN at call time) only when `renewa:imageDigest` pins a digest on staging or
+ * production, the one case where an `up` can go back to an older image. Development's pin is the new build.
+ */
+import { githubRecordReader } from "../cli/record-reader";
+import type { PlatformConfig } from "../config";
+import type { ReleaseHistoryEntry } from "./rollback-safety";
+
+export async function loadReleaseHistory(cfg: PlatformConfig): Promise<ReleaseHistoryEntry[] | undefined> {
+  if (!cfg.imageDigest || (cfg.kind !== "staging" && cfg.kind !== "production")) return undefined;
+  try {
+    return (await githubRecordReader({ owner: cfg.githubOwner, repository: cfg.githubRepository }).list(cfg.stack)).records;
+  } catch (err) {
+    throw new Error(
+      `stack ${cfg.stack}: renewa:imageDigest pins ${cfg.imageDigest}, and the deployment records in ${cfg.githubOwner}/${cfg.githubRepository} that say whether contract migrations ran since it was released cannot be read: ${(err as Error).message} Export a GITHUB_TOKEN that can read issues and run again.`,
+      { cause: err },
+    );
+  }
+}
