@@ -30,6 +30,11 @@ export interface FlyMachinesFakeOptions {
   unhealthyImages?: string[];
   /** false: api.fly.io's release routes answer 404, as when that API is unavailable. */
   releasesApi?: boolean;
+  /**
+   * One-off job machines (verify-backup's check, refresh-staging's scrub): the exit code a machine's command ends
+   * with, or undefined for a machine that is not a job. Jobs run for `releaseCommandMs`, like the release command.
+   */
+  jobExitCode?: (config: any) => number | undefined;
 }
 
 export interface FakeLease {
@@ -77,7 +82,7 @@ export interface FlyMachinesFakeState {
 export interface FlyMachinesFake {
   fake: HttpFake;
   state: FlyMachinesFakeState;
-  options: Required<Omit<FlyMachinesFakeOptions, "fake" | "token">>;
+  options: Required<Omit<FlyMachinesFakeOptions, "fake" | "token" | "jobExitCode">>;
   url: string;
   addApp(name: string, org?: string): FakeApp;
   /** Adds a machine already running `config` (a fleet deployed before this program took over). */
@@ -162,6 +167,8 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
       event(m, "start", "started");
       setState(m, "started");
       if (m.config?.metadata?.fly_process_group === "fly_app_release_command") return runReleaseCommand(m);
+      const jobCode = opts.jobExitCode?.(m.config);
+      if (jobCode !== undefined) return runReleaseCommand(m, jobCode);
       const unhealthy = matches(options.unhealthyImages, m.config.image);
       later(m, options.healthMs, () => {
         if (m.instance_id !== instance) return;
@@ -173,8 +180,8 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     });
   }
 
-  function runReleaseCommand(m: FakeMachine) {
-    const code = options.releaseExitCodes[m.config.image] ?? options.releaseExitCodes[digestOf(m.config.image) ?? ""] ?? 0;
+  function runReleaseCommand(m: FakeMachine, exitCode?: number) {
+    const code = exitCode ?? options.releaseExitCodes[m.config.image] ?? options.releaseExitCodes[digestOf(m.config.image) ?? ""] ?? 0;
     later(m, options.releaseCommandMs, () => {
       event(m, "exit", "stopped", { exit_event: { exit_code: code, requested_stop: false } });
       setState(m, "stopped");

@@ -1,0 +1,163 @@
+/**
+ * `npm run verify-backup -- <env> [--backup <id>]`: proves the environment's latest backup restores. Restores it into
+ * a scratch cluster, runs the image's check command against it in a temporary machine, records the result in a
+ * `backup-verification` issue, and destroys the machine and the scratch cluster on every path (a re-run removes what
+ * a killed run left). The environment's own cluster is only read (its backup list).
+ */
+import { createFlyMachinesClient, FlyMachinesClient } from "../clients/fly-machines";
+import { createFlyPostgresClient } from "../clients/fly-postgres";
+import { PlatformConfig } from "../config";
+import { VerificationResult, actionsRunUrl, describeCheckExit, reportVerification } from "../data-jobs/backup-report";
+import { jobLeftovers, runJob } from "../data-jobs/job-machine";
+import { FlyPostgresClient, clustersNamed, jobConnection, pickBackup, restoreInto, runStamp } from "../data-jobs/restored-cluster";
+import { RunInterrupted, SignalSource, createRunGuard } from "../data-jobs/run-guard";
+import { DeploymentRecordData } from "../deployment-record-format";
+import { LONG_LIVED_STACKS } from "../stacks";
+import { CliIo, CommandSpec, UsageError, expectPositionals, formatHelp, parseCommand, runAsMain } from "./args";
+import { RecordReader, githubRecordReader } from "./record-reader";
+import { StackRunner, createLocalStackRunner } from "./stack-runner";
+import { readStackConfig } from "./stack-file";
+
+const JOB = "verify-backup";
+const RESTORE_TIMEOUT_MS = 60 * 60_000;
+const CHECK_TIMEOUT_MS = 30 * 60_000;
+
+export const VERIFY_BACKUP: CommandSpec = {
+  name: JOB,
+  usage: "<env> [--backup <id>] [--dry-run]",
+  summary: "Restore <env>'s latest backup into a scratch cluster, check it in a temporary machine, record the result.",
+  args: [{ name: "env", help: "development, staging or production" }],
+  options: { backup: { type: "string", placeholder: "<id>", help: "Verify this backup instead of the newest completed one." } },
+  notes: [
+    "Steps: remove leftovers of earlier runs (clusters renewa-verify-<env>-*, machines with metadata renewa_job=verify-backup);",
+    "restore the backup into a NEW scratch cluster; run renewa:dataCheckCommand from the image <env> runs, without app",
+    "secrets, against it (database answers, schema at the migration the release before the backup recorded, row counts",
+    "of renewa:dataCheckTables); destroy the machine and the scratch cluster; record the result in an issue labelled",
+    "backup-verification. Exit 1 when the backup does not restore or a check fails. <env>'s own cluster is never written.",
+  ],
+  examples: ["production --dry-run", "production", "staging --backup bk-0123"],
+};
+
+export interface DataJobDeps {
+  io: CliIo;
+  runner: StackRunner;
+  workDir: string;
+  records: (cfg: PlatformConfig) => RecordReader;
+  pg: FlyPostgresClient;
+  machines: FlyMachinesClient;
+  /** Records a verification result where the team looks; returns where. */
+  report: (cfg: PlatformConfig, result: VerificationResult) => Promise<string>;
+  now: () => number;
+  /** Where SIGINT/SIGTERM come from (the process). */
+  signals?: SignalSource;
+}
+
+/** The schema version the backup should have: the head recorded by the newest release before the backup started. */
+export function expectedHead(records: DeploymentRecordData[], backupStarted: string | undefined): { head: string | null; release?: number } | undefined {
+  const before = records
+    .filter((r) => r.migrations && (!backupStarted || r.recordedAt <= backupStarted))
+    .sort((a, b) => b.releaseVersion - a.releaseVersion)[0];
+  return before ? { head: before.migrations!.head, release: before.releaseVersion } : undefined;
+}
+
+export async function verifyBackup(argv: string[], deps: DataJobDeps): Promise<number> {
+  const { io, pg, machines } = deps;
+  const parsed = parseCommand(VERIFY_BACKUP, argv);
+  if (parsed.help) {
+    io.out(formatHelp(VERIFY_BACKUP));
+    return 0;
+  }
+  const [env] = expectPositionals(VERIFY_BACKUP, parsed);
+  if (!(LONG_LIVED_STACKS as readonly string[]).includes(env)) {
+    throw new UsageError(`"${env}" has no cluster or backups of its own: expected one of ${LONG_LIVED_STACKS.join(", ")}.`);
+  }
+  const cfg = readStackConfig(deps.workDir, env);
+  const source = cfg.mpgClusterId!;
+  const image = (await deps.runner.outputs(env))?.imageRef as string | undefined;
+  if (!image) throw new Error(`${env} has no imageRef output, so there is no image to run the check command from. Deploy ${env} first.`);
+  const { records } = await deps.records(cfg).list(env);
+  const backup = await pickBackup(pg, source, parsed.values.backup as string | undefined);
+  const expected = expectedHead(records, backup.started_at);
+  const run = runStamp(deps.now());
+  const scratchName = `renewa-verify-${env}-${run}`;
+  const machineName = `${JOB}-${env}-${run}`;
+  const leftoverClusters = await clustersNamed(pg, cfg.org, `renewa-verify-${env}-`, [source]);
+  const leftoverMachines = await jobLeftovers(machines, cfg.appName, JOB);
+  const tables = Object.entries(cfg.dataCheckTables);
+  const checked = [
+    "the database answers",
+    expected ? `schema at ${expected.head ?? "no migration"} (recorded by release v${expected.release}, the last before the backup)` : "schema version: no release before the backup recorded one, not checked",
+    tables.length ? `row counts: ${tables.map(([t, n]) => `${t} ≥ ${n}`).join(", ")}` : "row counts: no renewa:dataCheckTables configured, not checked",
+  ];
+
+  io.out(`Backup verification plan for ${env} (cluster ${source} is only read)`);
+  io.out(`  backup: ${backup.id} (${backup.type ?? "?"}, finished ${backup.finished_at ?? "?"}) of cluster ${source}`);
+  for (const c of leftoverClusters) io.out(`  0. remove scratch cluster ${c.id} (${c.name}) left by an earlier run`);
+  for (const m of leftoverMachines) io.out(`  0. remove machine ${m.id} (${m.name ?? "?"}) left by an earlier run`);
+  io.out(`  1. restore it into a NEW scratch cluster ${scratchName} (org ${cfg.org})`);
+  io.out(`  2. machine ${machineName} in app ${cfg.appName}, image ${image}, without app secrets: \`${cfg.dataCheckCommand}\``);
+  for (const c of checked) io.out(`       checks: ${c}`);
+  io.out(`  3. destroy the machine and the scratch cluster (also when a step fails or the run is interrupted)`);
+  io.out(`  4. record the result in an issue labelled backup-verification in ${cfg.githubOwner}/${cfg.githubRepository}`);
+  if (parsed.dryRun) {
+    io.out("Dry run: nothing was changed.");
+    return 0;
+  }
+
+  for (const c of leftoverClusters) await pg.deleteCluster(c.id);
+  for (const m of leftoverMachines) await machines.destroyMachine(cfg.appName, m.id, { force: true });
+  const guard = createRunGuard(deps.signals, io.err);
+  const result: VerificationResult = { stack: env, sourceCluster: source, backupId: backup.id, backupFinishedAt: backup.finished_at, checked, passed: false, runUrl: actionsRunUrl() };
+  try {
+    const restored = await restoreInto(pg, guard, { sourceId: source, backup, name: scratchName, timeoutMs: RESTORE_TIMEOUT_MS, now: deps.now, log: io.out });
+    result.scratchCluster = restored.cluster.id;
+    result.restoreSeconds = Math.round(restored.restoreMs / 1000);
+    io.out(`restored in ${result.restoreSeconds} s; running the check …`);
+    const url = await jobConnection(pg, restored.cluster, "renewa-verify", "reader");
+    const check = await runJob(machines, guard, {
+      app: cfg.appName,
+      region: cfg.region,
+      image,
+      job: JOB,
+      run,
+      name: machineName,
+      command: cfg.dataCheckCommand,
+      env: { DATABASE_URL: url, RENEWA_CHECK_EXPECT_MIGRATION: expected?.head ?? "", RENEWA_CHECK_TABLES: JSON.stringify(cfg.dataCheckTables) },
+      timeoutMs: CHECK_TIMEOUT_MS,
+    }, deps.now);
+    result.passed = check.exitCode === 0;
+    if (!result.passed) result.failure = `${describeCheckExit(check.exitCode)} (machine ${check.machineId}; logs: fly logs -a ${cfg.appName} -i ${check.machineId})`;
+  } catch (err) {
+    result.failure = err instanceof RunInterrupted ? `${err.message}; the next run removes anything left` : (err as Error).message;
+  } finally {
+    io.out("cleaning up:");
+    const failed = await guard.cleanup(io.out);
+    for (const f of failed) io.err(`could not remove ${f}; the next run removes it (or remove it by hand).`);
+  }
+
+  io.out(`${result.passed ? "PASS" : "FAIL"}: backup ${backup.id} of ${env}${result.passed ? ` restored in ${result.restoreSeconds} s and passed every check.` : `: ${result.failure}`}`);
+  try {
+    io.out(`Recorded: ${await deps.report(cfg, result)}`);
+  } catch (err) {
+    io.err(`The result could not be recorded in ${cfg.githubOwner}/${cfg.githubRepository}: ${(err as Error).message}`);
+    return 1;
+  }
+  return result.passed ? 0 : 1;
+}
+
+/** The real collaborators: clients on the environment's credentials, records and reports on GitHub. */
+export function realDataJobDeps(io: CliIo): DataJobDeps {
+  return {
+    io,
+    runner: createLocalStackRunner(process.cwd()),
+    workDir: process.cwd(),
+    records: (cfg) => githubRecordReader({ owner: cfg.githubOwner, repository: cfg.githubRepository }),
+    pg: createFlyPostgresClient(),
+    machines: createFlyMachinesClient(),
+    report: (cfg, result) => reportVerification({ owner: cfg.githubOwner, repository: cfg.githubRepository }, result),
+    now: Date.now,
+    signals: process,
+  };
+}
+
+if (require.main === module) runAsMain(JOB, (argv, io) => verifyBackup(argv, realDataJobDeps(io)));
