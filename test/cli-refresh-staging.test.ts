@@ -110,6 +110,19 @@ describe("npm run refresh-staging", () => {
     expect(liveCopies()).toHaveLength(1);
   });
 
+  it("never removes the copy staging runs on while the pull request that names it is not merged", async () => {
+    const first = dataJobDeps(bed);
+    expect(await refreshStaging(["--yes"], first.deps)).toBe(0);
+    const [running] = copies();
+    // A second refresh from main: the stack file still names the old cluster, the stack's output names the copy.
+    const second = dataJobDeps(bed);
+    second.runner.stacks.get("staging")!.outputs.databaseClusterId = running.id;
+    expect(await refreshStaging(["--yes"], second.deps)).toBe(0);
+    expect(running.status).toBe("ready");
+    expect(second.out.text()).toContain(`(staging runs on ${running.id}, not yet in the file: a refresh whose pull request is not merged; both are kept)`);
+    expect(second.out.text()).toContain(`The previous staging cluster ${running.id} is kept.`);
+  });
+
   it("a re-run removes a killed run's copy and machine, but never an older copy a finished refresh kept", async () => {
     const killed = bed.pgState.addCluster({ id: "renewa-production-mpg-r901", name: "renewa-staging-refresh-20270101t000000", created_at: "2027-01-01T00:00:00.000Z" });
     const kept = bed.pgState.addCluster({ id: "renewa-production-mpg-r900", name: "renewa-staging-refresh-20250101t000000", created_at: "2025-01-01T00:00:00.000Z" });

@@ -53,13 +53,15 @@ export async function refreshStaging(argv: string[], deps: DataJobDeps): Promise
   if (prod.org !== staging.org) {
     throw new UsageError(`staging (org ${staging.org}) and production (org ${prod.org}) are in different Fly organizations: a copy of production's data may not leave ${prod.org}, and staging could not reach it there.`);
   }
-  const oldCluster = staging.mpgClusterId!;
+  // What staging runs on may be ahead of the file (a refresh whose pull request is not merged yet): both are kept.
+  const inFile = staging.mpgClusterId!;
+  const oldCluster = ((await deps.runner.outputs("staging"))?.databaseClusterId as string | undefined) ?? inFile;
   const image = (await deps.runner.outputs("production"))?.imageRef as string | undefined;
   if (!image) throw new Error("production has no imageRef output, so there is no image with the scrub command. Deploy production first.");
   const backup = await pickBackup(pg, prod.mpgClusterId!, parsed.values.backup as string | undefined);
   const run = runStamp(deps.now());
   const name = `${PREFIX}${run}`;
-  const { remove: leftoverClusters, unsure } = await refreshLeftovers(deps, prod.org, oldCluster, prod.mpgClusterId!);
+  const { remove: leftoverClusters, unsure } = await refreshLeftovers(deps, prod.org, oldCluster, [inFile, prod.mpgClusterId!]);
   const leftoverMachines = await jobLeftovers(machines, prod.appName, JOB);
 
   io.out(`Staging data refresh plan (production's data stays in org ${prod.org}: its clusters and the scrub machine)`);
@@ -70,7 +72,8 @@ export async function refreshStaging(argv: string[], deps: DataJobDeps): Promise
   io.out(`  2. machine ${JOB}-scrub-${run} in app ${prod.appName}, image ${image}, without app secrets: \`${prod.scrubCommand}\``);
   io.out(`  3. machine ${JOB}-verify-${run}, same image: \`${prod.scrubCheckCommand}\` (must find no row matching what the scrub removes)`);
   io.out(`  4. new passwords for every user of the new cluster (production's passwords never reach staging)`);
-  io.out(`  5. Pulumi.staging.yaml: renewa:mpgClusterId ${oldCluster} → <the new cluster's id>; pulumi up -s staging`);
+  io.out(`  5. Pulumi.staging.yaml: renewa:mpgClusterId ${inFile} → <the new cluster's id>; pulumi up -s staging`);
+  if (inFile !== oldCluster) io.out(`     (staging runs on ${oldCluster}, not yet in the file: a refresh whose pull request is not merged; both are kept)`);
   io.out(`  6. keep the old cluster ${oldCluster}; the output says how to remove it once staging is confirmed`);
   for (const c of unsure) io.out(`  note: cluster ${c.id} (${c.name}) is an older refresh copy nothing points at; remove it by hand if unneeded.`);
   if (parsed.dryRun) {
@@ -158,10 +161,10 @@ async function rotate(deps: DataJobDeps, cluster: string, username: string): Pro
  * staging's current cluster (a finished refresh moves staging to its cluster, so a newer unused one never finished).
  * Older unused ones may be copies an earlier refresh kept on purpose: named, never removed.
  */
-async function refreshLeftovers(deps: DataJobDeps, org: string, stagingCluster: string, prodCluster: string) {
+async function refreshLeftovers(deps: DataJobDeps, org: string, stagingCluster: string, alsoKeep: string[]) {
   const all = await deps.pg.listClusters(org);
   const since = all.find((c) => c.id === stagingCluster)?.created_at;
-  const candidates = await clustersNamed(deps.pg, org, PREFIX, [stagingCluster, prodCluster]);
+  const candidates = await clustersNamed(deps.pg, org, PREFIX, [stagingCluster, ...alsoKeep]);
   const remove = candidates.filter((c) => since !== undefined && (c.created_at ?? "") > since);
   return { remove, unsure: candidates.filter((c) => !remove.includes(c)) };
 }
