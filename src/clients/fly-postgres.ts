@@ -243,9 +243,12 @@ export function createFlyPostgresClient(options: FlyPostgresClientOptions = {}) 
       return (await orMissing(() => http.request("DELETE", base(id)))) !== undefined;
     },
 
-    /** Gives the user a new password and returns it; its existing sessions end. */
+    /**
+     * Gives the user a new password and returns it; its existing sessions end. Safe to repeat (a second rotation
+     * just gives another password, and only the answer's is used), so it is retried like a read.
+     */
     async rotatePassword(id: string, username: string): Promise<PostgresUserCredentials> {
-      const res = await http.request("POST", `${base(id)}/users/${encodeURIComponent(username)}/rotate_password`, { body: { kill_sessions: true } });
+      const res = await http.request("POST", `${base(id)}/users/${encodeURIComponent(username)}/rotate_password`, { body: { kill_sessions: true }, idempotent: true });
       const c = (data<Record<string, string>>(res.body) ?? {}) as Record<string, string>;
       return { username: c.username ?? username, password: c.password };
     },
