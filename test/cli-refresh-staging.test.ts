@@ -129,7 +129,7 @@ describe("npm run refresh-staging", () => {
     const stray = bed.fly.addMachine("renewa-app-production", { image: PROD_IMAGE, metadata: { renewa_job: "refresh-staging" } });
     const { deps, out } = dataJobDeps(bed);
     expect(await refreshStaging(["--yes"], deps)).toBe(0);
-    expect(out.text()).toContain(`0. remove cluster ${killed.id} (renewa-staging-refresh-20270101t000000) left by a refresh that did not finish`);
+    expect(out.text()).toContain(`0. remove cluster ${killed.id} (renewa-staging-refresh-20270101t000000), left by a run that did not finish`);
     expect(out.text()).toContain(`note: cluster ${kept.id} (renewa-staging-refresh-20250101t000000) is an older refresh copy nothing points at`);
     expect(killed.status).toBe("deleted");
     expect(kept.status).toBe("ready");

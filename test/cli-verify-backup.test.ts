@@ -130,7 +130,7 @@ describe("npm run verify-backup", () => {
     const stray = bed.fly.addMachine("renewa-app-production", { image: PROD_IMAGE, metadata: { renewa_job: "verify-backup", renewa_run: "20260101t000000" } });
     const { deps, out } = dataJobDeps(bed, RECORDS);
     expect(await verifyBackup(["production"], deps)).toBe(0);
-    expect(out.text()).toContain(`0. remove scratch cluster ${killed.id} (renewa-verify-production-20260101t000000) left by an earlier run`);
+    expect(out.text()).toContain(`0. remove cluster ${killed.id} (renewa-verify-production-20260101t000000), left by a run that did not finish`);
     expect(out.text()).toContain(`0. remove machine ${stray.id}`);
     expect(killed.status).toBe("deleted");
     expect(leftovers()).toEqual({ clusters: [], machines: [] });

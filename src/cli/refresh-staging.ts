@@ -8,6 +8,7 @@
 import * as fs from "fs";
 import { isApiError } from "../clients/http";
 import { jobLeftovers, runJob } from "../data-jobs/job-machine";
+import { cleanUpRun, leftoverPlan, removeLeftovers } from "../data-jobs/leftovers";
 import { clustersNamed, jobConnection, pickBackup, restoreInto, runStamp } from "../data-jobs/restored-cluster";
 import { createRunGuard } from "../data-jobs/run-guard";
 import { CliIo, CommandSpec, UsageError, confirm, expectPositionals, formatHelp, parseCommand, runAsMain } from "./args";
@@ -61,13 +62,12 @@ export async function refreshStaging(argv: string[], deps: DataJobDeps): Promise
   const backup = await pickBackup(pg, prod.mpgClusterId!, parsed.values.backup as string | undefined);
   const run = runStamp(deps.now());
   const name = `${PREFIX}${run}`;
-  const { remove: leftoverClusters, unsure } = await refreshLeftovers(deps, prod.org, oldCluster, [inFile, prod.mpgClusterId!]);
-  const leftoverMachines = await jobLeftovers(machines, prod.appName, JOB);
+  const { remove, unsure } = await refreshLeftovers(deps, prod.org, oldCluster, [inFile, prod.mpgClusterId!]);
+  const leftovers = { app: prod.appName, clusters: remove, machines: await jobLeftovers(machines, prod.appName, JOB) };
 
   io.out(`Staging data refresh plan (production's data stays in org ${prod.org}: its clusters and the scrub machine)`);
   io.out(`  backup: ${backup.id} (${backup.type ?? "?"}, finished ${backup.finished_at ?? "?"}) of production's cluster ${prod.mpgClusterId}`);
-  for (const c of leftoverClusters) io.out(`  0. remove cluster ${c.id} (${c.name}) left by a refresh that did not finish`);
-  for (const m of leftoverMachines) io.out(`  0. remove machine ${m.id} (${m.name ?? "?"}) left by a refresh that did not finish`);
+  for (const line of leftoverPlan(leftovers)) io.out(line);
   io.out(`  1. restore it into a NEW cluster ${name} (org ${prod.org}, ${prod.region})`);
   io.out(`  2. machine ${JOB}-scrub-${run} in app ${prod.appName}, image ${image}, without app secrets: \`${prod.scrubCommand}\``);
   io.out(`  3. machine ${JOB}-verify-${run}, same image: \`${prod.scrubCheckCommand}\` (must find no row matching what the scrub removes)`);
@@ -85,8 +85,7 @@ export async function refreshStaging(argv: string[], deps: DataJobDeps): Promise
     return 1;
   }
 
-  for (const c of leftoverClusters) await pg.deleteCluster(c.id);
-  for (const m of leftoverMachines) await machines.destroyMachine(prod.appName, m.id, { force: true });
+  await removeLeftovers(pg, machines, leftovers);
   const guard = createRunGuard(deps.signals, io.err);
   const file = stackFilePath(deps.workDir, "staging");
   const before = fs.readFileSync(file, "utf8");
@@ -121,9 +120,7 @@ export async function refreshStaging(argv: string[], deps: DataJobDeps): Promise
     });
     restored.keep();
   } catch (err) {
-    io.out("cleaning up:");
-    const failed = await guard.cleanup(io.out);
-    for (const f of failed) io.err(`could not remove ${f}; the next run removes it (or remove it by hand).`);
+    await cleanUpRun(guard, io.out, io.err);
     if (!repointed) io.err(`staging still uses ${oldCluster}.`);
     throw err;
   }

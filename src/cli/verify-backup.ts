@@ -9,6 +9,7 @@ import { createFlyPostgresClient } from "../clients/fly-postgres";
 import { PlatformConfig } from "../config";
 import { VerificationResult, actionsRunUrl, describeCheckExit, reportVerification } from "../data-jobs/backup-report";
 import { jobLeftovers, runJob } from "../data-jobs/job-machine";
+import { cleanUpRun, leftoverPlan, removeLeftovers } from "../data-jobs/leftovers";
 import { FlyPostgresClient, clustersNamed, jobConnection, pickBackup, restoreInto, runStamp } from "../data-jobs/restored-cluster";
 import { RunInterrupted, SignalSource, createRunGuard } from "../data-jobs/run-guard";
 import { DeploymentRecordData } from "../deployment-record-format";
@@ -81,8 +82,7 @@ export async function verifyBackup(argv: string[], deps: DataJobDeps): Promise<n
   const run = runStamp(deps.now());
   const scratchName = `renewa-verify-${env}-${run}`;
   const machineName = `${JOB}-${env}-${run}`;
-  const leftoverClusters = await clustersNamed(pg, cfg.org, `renewa-verify-${env}-`, [source]);
-  const leftoverMachines = await jobLeftovers(machines, cfg.appName, JOB);
+  const leftovers = { app: cfg.appName, clusters: await clustersNamed(pg, cfg.org, `renewa-verify-${env}-`, [source]), machines: await jobLeftovers(machines, cfg.appName, JOB) };
   const tables = Object.entries(cfg.dataCheckTables);
   const checked = [
     "the database answers",
@@ -92,8 +92,7 @@ export async function verifyBackup(argv: string[], deps: DataJobDeps): Promise<n
 
   io.out(`Backup verification plan for ${env} (cluster ${source} is only read)`);
   io.out(`  backup: ${backup.id} (${backup.type ?? "?"}, finished ${backup.finished_at ?? "?"}) of cluster ${source}`);
-  for (const c of leftoverClusters) io.out(`  0. remove scratch cluster ${c.id} (${c.name}) left by an earlier run`);
-  for (const m of leftoverMachines) io.out(`  0. remove machine ${m.id} (${m.name ?? "?"}) left by an earlier run`);
+  for (const line of leftoverPlan(leftovers)) io.out(line);
   io.out(`  1. restore it into a NEW scratch cluster ${scratchName} (org ${cfg.org})`);
   io.out(`  2. machine ${machineName} in app ${cfg.appName}, image ${image}, without app secrets: \`${cfg.dataCheckCommand}\``);
   for (const c of checked) io.out(`       checks: ${c}`);
@@ -104,8 +103,7 @@ export async function verifyBackup(argv: string[], deps: DataJobDeps): Promise<n
     return 0;
   }
 
-  for (const c of leftoverClusters) await pg.deleteCluster(c.id);
-  for (const m of leftoverMachines) await machines.destroyMachine(cfg.appName, m.id, { force: true });
+  await removeLeftovers(pg, machines, leftovers);
   const guard = createRunGuard(deps.signals, io.err);
   const result: VerificationResult = { stack: env, sourceCluster: source, backupId: backup.id, backupFinishedAt: backup.finished_at, checked, passed: false, runUrl: actionsRunUrl() };
   try {
@@ -130,9 +128,7 @@ export async function verifyBackup(argv: string[], deps: DataJobDeps): Promise<n
   } catch (err) {
     result.failure = err instanceof RunInterrupted ? `${err.message}; the next run removes anything left` : (err as Error).message;
   } finally {
-    io.out("cleaning up:");
-    const failed = await guard.cleanup(io.out);
-    for (const f of failed) io.err(`could not remove ${f}; the next run removes it (or remove it by hand).`);
+    await cleanUpRun(guard, io.out, io.err);
   }
 
   io.out(`${result.passed ? "PASS" : "FAIL"}: backup ${backup.id} of ${env}${result.passed ? ` restored in ${result.restoreSeconds} s and passed every check.` : `: ${result.failure}`}`);
