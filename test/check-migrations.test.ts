@@ -3,8 +3,8 @@ import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { checkMigrations } from "../src/cli/check-migrations";
-import { buildManifest } from "../src/migrations/manifest";
-import { findRemovals } from "../src/migrations/n1-check";
+import { buildManifest, classifyMigration } from "../src/migrations/manifest";
+import { findRemovals } from "../src/migrations/sql-removals";
 import { runTs } from "./harness/engine";
 import { recordingIo } from "./fakes/stack-runner";
 
@@ -92,6 +92,19 @@ describe("npm run check-migrations (N-1)", () => {
     expect(out.errors[0]).toMatch(/20260101000000_users\.sql:3: rename of table users in a file marked expand/);
     // The unmarked DROP is classified contract, and the same release's expand still uses orders.
     expect(out.errors[1]).toMatch(/20260101000002_drop\.sql:1: drop of table orders in the same release whose expand migration 20260101000001_add\.sql:1/);
+  });
+
+  it("reports an unknown phase marker at its line, and classifies an unmarked RENAME … TO as contract", async () => {
+    const head = folder({
+      "20260101000000_a.sql": "CREATE TABLE a (id bigint);\n-- renewa:phase contracts\n",
+      "20260101000001_b.sql": "ALTER TABLE a RENAME id TO a_id;\n",
+    });
+    const out = recordingIo();
+    expect(await checkMigrations([head], out.io)).toBe(1);
+    expect(out.errors[0]).toMatch(/20260101000000_a\.sql:2: renewa:phase "contracts" is not one of expand, migrate, contract; mark it expand, migrate or contract\./);
+    // The manifest agrees with the check on what is destructive, so Path A sees the rename as a contract too.
+    expect(classifyMigration("b.sql", "ALTER TABLE a RENAME id TO a_id;\n").phase).toBe("contract");
+    expect(classifyMigration("c.sql", "ALTER TABLE a ADD COLUMN note text;\n").phase).toBe("expand");
   });
 
   it("refuses an edited or deleted released migration, against a manifest base", async () => {

@@ -15,16 +15,7 @@
  * Every finding names the file and line of the statement and, for rule 3, the line that still uses the object.
  */
 import { MigrationPhase, MigrationsManifest, classifyMigration } from "./manifest";
-
-/** What one destructive statement removes. */
-export interface Removal {
-  kind: "table" | "column" | "view" | "type" | "schema";
-  /** The table (for a column) or the object itself, unquoted, without schema. */
-  object: string;
-  column?: string;
-  verb: "drop" | "rename";
-  line: number;
-}
+import { Removal, findRemovals, stripComments } from "./sql-removals";
 
 export interface MigrationSource {
   name: string;
@@ -35,39 +26,6 @@ export interface N1Finding {
   file: string;
   line: number;
   message: string;
-}
-
-/** Blanks out SQL comments (`--` lines and block comments) but keeps every newline, so offsets map to lines. */
-function stripComments(sql: string): string {
-  return sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, " "));
-}
-
-const lineAt = (text: string, index: number) => text.slice(0, index).split("\n").length;
-const IDENT = String.raw`(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*))?`;
-const bare = (ident: string) => ident.split(".").pop()!.replace(/"/g, "").toLowerCase();
-
-/** Every drop and rename in a migration's SQL, with its line. */
-export function findRemovals(sql: string): Removal[] {
-  const code = stripComments(sql);
-  const out: Removal[] = [];
-  const drop = new RegExp(String.raw`\bdrop\s+(table|view|materialized\s+view|type|schema)\s+(?:if\s+exists\s+)?(${IDENT}(?:\s*,\s*${IDENT})*)`, "gi");
-  for (const m of code.matchAll(drop)) {
-    const kind = m[1].toLowerCase().endsWith("view") ? "view" : (m[1].toLowerCase() as Removal["kind"]);
-    for (const name of m[2].split(",")) out.push({ kind, object: bare(name.trim()), verb: "drop", line: lineAt(code, m.index!) });
-  }
-  const alter = new RegExp(String.raw`\balter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?(${IDENT})([^;]*)`, "gi");
-  for (const m of code.matchAll(alter)) {
-    const table = bare(m[1]);
-    const body = m[2];
-    const at = (offset: number) => lineAt(code, m.index! + m[0].length - body.length + offset);
-    const dropColumn = new RegExp(String.raw`\bdrop\s+(?!constraint\b)(?:column\s+)?(?:if\s+exists\s+)?(${IDENT})`, "gi");
-    for (const d of body.matchAll(dropColumn)) out.push({ kind: "column", object: table, column: bare(d[1]), verb: "drop", line: at(d.index!) });
-    const renameTable = /\brename\s+to\s+/i.exec(body);
-    if (renameTable) out.push({ kind: "table", object: table, verb: "rename", line: at(renameTable.index) });
-    const renameColumn = new RegExp(String.raw`\brename\s+(?!to\b)(?:column\s+)?(${IDENT})\s+to\b`, "gi");
-    for (const r of body.matchAll(renameColumn)) out.push({ kind: "column", object: table, column: bare(r[1]), verb: "rename", line: at(r.index!) });
-  }
-  return out.sort((a, b) => a.line - b.line);
 }
 
 /** The first line of `sql` that names the removed object (for a column: a line naming it, in a file naming its table). */
@@ -100,7 +58,12 @@ export function checkN1(files: MigrationSource[], base: MigrationsManifest | und
       if (old.sha256 !== sha256(f.sql)) findings.push({ file: f.name, line: 1, message: "a released migration was edited (its sha256 differs from the base); environments already applied the old text. Put the change in a new migration." });
       continue;
     }
-    fresh.push({ ...f, phase: classifyMigration(f.name, f.sql).phase });
+    try {
+      fresh.push({ ...f, phase: classifyMigration(f.name, f.sql).phase });
+    } catch (err) {
+      const line = f.sql.split("\n").findIndex((l) => /renewa:phase/.test(l)) + 1;
+      findings.push({ file: f.name, line: Math.max(line, 1), message: `${(err as Error).message.replace(`${f.name}: `, "")}; mark it expand, migrate or contract.` });
+    }
   }
   for (const f of fresh.filter((x) => x.phase !== "contract")) {
     for (const r of findRemovals(f.sql)) {
