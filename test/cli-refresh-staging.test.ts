@@ -94,6 +94,18 @@ describe("npm run refresh-staging", () => {
     expect(liveCopies()).toEqual([]);
   });
 
+  it("when moving staging back fails too, the copy is kept (staging may use it) and the message says what to run", async () => {
+    const { deps, runner, out } = dataJobDeps(bed);
+    runner.up = async (stack) => {
+      runner.calls.push({ op: "up", stack });
+      throw new Error("code: 255\n stderr: error: the Pulumi backend is unreachable");
+    };
+    await expect(refreshStaging(["--yes"], deps)).rejects.toThrow(/moving it back to renewa-staging-mpg failed too [\s\S]*cluster \S+ is KEPT because staging may be using it\. Run `pulumi up -s staging`, then `fly mpg destroy \S+`/);
+    expect(stagingFile(deps.workDir)).toBe(STACK_FILES["Pulumi.staging.yaml"]);
+    expect(liveCopies()).toHaveLength(1);
+    expect(out.errors.join("\n")).toMatch(/staging may be using \S+, which is kept\./);
+  });
+
   it("an interruption during the scrub removes the copy and the machine; the re-run converges", async () => {
     const { deps, signals, runner, out } = dataJobDeps(bed);
     bed.jobs.exit = () => (setTimeout(() => signals.emit("SIGTERM"), 10), undefined);

@@ -6,11 +6,13 @@
  * step leaves staging on its old cluster and removes what the run created; the old cluster is kept and named.
  */
 import * as fs from "fs";
+import { PostgresBackup, PostgresCluster } from "../clients/fly-postgres";
 import { isApiError } from "../clients/http";
+import { PlatformConfig } from "../config";
 import { jobLeftovers, runJob } from "../data-jobs/job-machine";
-import { cleanUpRun, leftoverPlan, removeLeftovers } from "../data-jobs/leftovers";
+import { Leftovers, cleanUpRun, leftoverPlan, removeLeftovers } from "../data-jobs/leftovers";
 import { clustersNamed, jobConnection, pickBackup, restoreInto, runStamp } from "../data-jobs/restored-cluster";
-import { createRunGuard } from "../data-jobs/run-guard";
+import { RunGuard, createRunGuard } from "../data-jobs/run-guard";
 import { CliIo, CommandSpec, UsageError, confirm, expectPositionals, formatHelp, parseCommand, runAsMain } from "./args";
 import { runUp } from "./promote";
 import { repoint } from "./repoint";
@@ -21,6 +23,7 @@ const JOB = "refresh-staging";
 const PREFIX = "renewa-staging-refresh-";
 const RESTORE_TIMEOUT_MS = 60 * 60_000;
 const SCRUB_TIMEOUT_MS = 60 * 60_000;
+const SCRUB_USER = "renewa-scrub";
 
 export const REFRESH_STAGING: CommandSpec = {
   name: JOB,
@@ -41,14 +44,47 @@ export const REFRESH_STAGING: CommandSpec = {
   examples: ["--dry-run", "--yes"],
 };
 
+/** What a refresh works from, read before anything is touched. */
+interface RefreshPlan {
+  prod: PlatformConfig;
+  /** The cluster id in Pulumi.staging.yaml. */
+  inFile: string;
+  /** The cluster staging runs on (its databaseClusterId output), kept whatever happens. */
+  oldCluster: string;
+  image: string;
+  backup: PostgresBackup;
+  run: string;
+  leftovers: Leftovers;
+  /** Older refresh copies nothing points at: named, never removed. */
+  unsure: PostgresCluster[];
+}
+
 export async function refreshStaging(argv: string[], deps: DataJobDeps): Promise<number> {
-  const { io, pg, machines } = deps;
+  const { io } = deps;
   const parsed = parseCommand(REFRESH_STAGING, argv);
   if (parsed.help) {
     io.out(formatHelp(REFRESH_STAGING));
     return 0;
   }
   expectPositionals(REFRESH_STAGING, parsed);
+  const plan = await readPlan(deps, parsed.values.backup as string | undefined);
+  printPlan(io, plan);
+  if (parsed.dryRun) {
+    io.out("Dry run: nothing was changed.");
+    return 0;
+  }
+  if (!parsed.values.yes && !(await confirm(io, `Replace staging's data with a scrubbed copy of production backup ${plan.backup.id}?`, "staging"))) {
+    io.out("Aborted: nothing was changed.");
+    return 1;
+  }
+  await removeLeftovers(deps.pg, deps.machines, plan.leftovers);
+  const newCluster = await refresh(deps, plan);
+  io.out(`Staging now runs on a scrubbed copy of production backup ${plan.backup.id}: cluster ${newCluster}.`);
+  io.out(`The previous staging cluster ${plan.oldCluster} is kept. Once staging is confirmed, remove it: fly mpg destroy ${plan.oldCluster}`);
+  return 0;
+}
+
+async function readPlan(deps: DataJobDeps, wantedBackup: string | undefined): Promise<RefreshPlan> {
   const prod = readStackConfig(deps.workDir, "production");
   const staging = readStackConfig(deps.workDir, "staging");
   if (prod.org !== staging.org) {
@@ -59,75 +95,74 @@ export async function refreshStaging(argv: string[], deps: DataJobDeps): Promise
   const oldCluster = ((await deps.runner.outputs("staging"))?.databaseClusterId as string | undefined) ?? inFile;
   const image = (await deps.runner.outputs("production"))?.imageRef as string | undefined;
   if (!image) throw new Error("production has no imageRef output, so there is no image with the scrub command. Deploy production first.");
-  const backup = await pickBackup(pg, prod.mpgClusterId!, parsed.values.backup as string | undefined);
-  const run = runStamp(deps.now());
-  const name = `${PREFIX}${run}`;
+  const backup = await pickBackup(deps.pg, prod.mpgClusterId!, wantedBackup);
   const { remove, unsure } = await refreshLeftovers(deps, prod.org, oldCluster, [inFile, prod.mpgClusterId!]);
-  const leftovers = { app: prod.appName, clusters: remove, machines: await jobLeftovers(machines, prod.appName, JOB) };
+  const leftovers = { app: prod.appName, clusters: remove, machines: await jobLeftovers(deps.machines, prod.appName, JOB) };
+  return { prod, inFile, oldCluster, image, backup, run: runStamp(deps.now()), leftovers, unsure };
+}
 
+function printPlan(io: CliIo, p: RefreshPlan): void {
+  const { prod, backup, run } = p;
   io.out(`Staging data refresh plan (production's data stays in org ${prod.org}: its clusters and the scrub machine)`);
   io.out(`  backup: ${backup.id} (${backup.type ?? "?"}, finished ${backup.finished_at ?? "?"}) of production's cluster ${prod.mpgClusterId}`);
-  for (const line of leftoverPlan(leftovers)) io.out(line);
-  io.out(`  1. restore it into a NEW cluster ${name} (org ${prod.org}, ${prod.region})`);
-  io.out(`  2. machine ${JOB}-scrub-${run} in app ${prod.appName}, image ${image}, without app secrets: \`${prod.scrubCommand}\``);
+  for (const line of leftoverPlan(p.leftovers)) io.out(line);
+  io.out(`  1. restore it into a NEW cluster ${PREFIX}${run} (org ${prod.org}, ${prod.region})`);
+  io.out(`  2. machine ${JOB}-scrub-${run} in app ${prod.appName}, image ${p.image}, without app secrets: \`${prod.scrubCommand}\``);
   io.out(`  3. machine ${JOB}-verify-${run}, same image: \`${prod.scrubCheckCommand}\` (must find no row matching what the scrub removes)`);
   io.out(`  4. new passwords for every user of the new cluster (production's passwords never reach staging)`);
-  io.out(`  5. Pulumi.staging.yaml: renewa:mpgClusterId ${inFile} → <the new cluster's id>; pulumi up -s staging`);
-  if (inFile !== oldCluster) io.out(`     (staging runs on ${oldCluster}, not yet in the file: a refresh whose pull request is not merged; both are kept)`);
-  io.out(`  6. keep the old cluster ${oldCluster}; the output says how to remove it once staging is confirmed`);
-  for (const c of unsure) io.out(`  note: cluster ${c.id} (${c.name}) is an older refresh copy nothing points at; remove it by hand if unneeded.`);
-  if (parsed.dryRun) {
-    io.out("Dry run: nothing was changed.");
-    return 0;
-  }
-  if (!parsed.values.yes && !(await confirm(io, `Replace staging's data with a scrubbed copy of production backup ${backup.id}?`, "staging"))) {
-    io.out("Aborted: nothing was changed.");
-    return 1;
-  }
+  io.out(`  5. Pulumi.staging.yaml: renewa:mpgClusterId ${p.inFile} → <the new cluster's id>; pulumi up -s staging`);
+  if (p.inFile !== p.oldCluster) io.out(`     (staging runs on ${p.oldCluster}, not yet in the file: a refresh whose pull request is not merged; both are kept)`);
+  io.out(`  6. keep the old cluster ${p.oldCluster}; the output says how to remove it once staging is confirmed`);
+  for (const c of p.unsure) io.out(`  note: cluster ${c.id} (${c.name}) is an older refresh copy nothing points at; remove it by hand if unneeded.`);
+}
 
-  await removeLeftovers(pg, machines, leftovers);
+/** Makes the scrubbed copy and re-points staging at it; returns its id. On failure staging stays where it was. */
+async function refresh(deps: DataJobDeps, p: RefreshPlan): Promise<string> {
+  const { io } = deps;
   const guard = createRunGuard(deps.signals, io.err);
   const file = stackFilePath(deps.workDir, "staging");
   const before = fs.readFileSync(file, "utf8");
-  let repointed = false;
-  let newCluster = "";
+  let staging = `staging still uses ${p.oldCluster}.`;
   try {
-    const restored = await restoreInto(pg, guard, { sourceId: prod.mpgClusterId!, backup, name, timeoutMs: RESTORE_TIMEOUT_MS, now: deps.now, log: io.out });
+    const restored = await restoreInto(deps.pg, guard, { sourceId: p.prod.mpgClusterId!, backup: p.backup, name: `${PREFIX}${p.run}`, timeoutMs: RESTORE_TIMEOUT_MS, now: deps.now, log: io.out });
     const copy = restored.cluster;
-    newCluster = copy.id;
-    const url = await jobConnection(pg, copy, "renewa-scrub", "writer");
-    const job = (step: "scrub" | "verify", command: string) =>
-      runJob(machines, guard, { app: prod.appName, region: prod.region, image, job: JOB, run, name: `${JOB}-${step}-${run}`, command, env: { DATABASE_URL: url }, timeoutMs: SCRUB_TIMEOUT_MS }, deps.now);
-    const scrub = await job("scrub", prod.scrubCommand);
-    if (scrub.exitCode !== 0) throw new Error(`the scrub \`${prod.scrubCommand}\` failed (exit code ${scrub.exitCode ?? "none"}; logs: fly logs -a ${prod.appName} -i ${scrub.machineId}).`);
-    const check = await job("verify", prod.scrubCheckCommand);
-    if (check.exitCode !== 0) {
-      throw new Error(`the scrub check \`${prod.scrubCheckCommand}\` found rows that still match what the scrub removes (exit code ${check.exitCode ?? "none"}; logs: fly logs -a ${prod.appName} -i ${check.machineId}). The copy is not fit for staging.`);
-    }
-    io.out("scrubbed and checked; new passwords for the copy's users …");
-    await pg.deleteUser(copy.id, "renewa-scrub");
-    for (const u of await pg.listUsers(copy.id)) await rotate(deps, copy.id, u.username);
-    guard.checkpoint();
-
+    await scrub(deps, guard, p, copy);
     // Not cut by a signal: an interrupted `pulumi up` would leave staging between two clusters.
     await guard.shielded(async () => {
       try {
         await repoint(["staging", copy.id], { io, runner: deps.runner, workDir: deps.workDir });
-        repointed = true;
+        staging = "";
       } catch (err) {
-        await moveBack(deps, file, before, oldCluster, copy.id, restored.keep, err as Error);
+        staging = `staging may be using ${copy.id}, which is kept.`;
+        await moveBack(deps, file, before, p.oldCluster, copy.id, restored.keep, err as Error);
       }
     });
     restored.keep();
+    guard.done();
+    return copy.id;
   } catch (err) {
     await cleanUpRun(guard, io.out, io.err);
-    if (!repointed) io.err(`staging still uses ${oldCluster}.`);
+    if (staging) io.err(staging);
     throw err;
   }
-  guard.done();
-  io.out(`Staging now runs on a scrubbed copy of production backup ${backup.id}: cluster ${newCluster}.`);
-  io.out(`The previous staging cluster ${oldCluster} is kept. Once staging is confirmed, remove it: fly mpg destroy ${oldCluster}`);
-  return 0;
+}
+
+/** Scrubs the copy and checks the scrub, as a user of the run's own; then new passwords for everyone on the copy. */
+async function scrub(deps: DataJobDeps, guard: RunGuard, p: RefreshPlan, copy: PostgresCluster): Promise<void> {
+  const { prod } = p;
+  const url = await jobConnection(deps.pg, copy, SCRUB_USER, "writer");
+  const job = (step: "scrub" | "verify", command: string) =>
+    runJob(deps.machines, guard, { app: prod.appName, region: prod.region, image: p.image, job: JOB, run: p.run, name: `${JOB}-${step}-${p.run}`, command, env: { DATABASE_URL: url }, timeoutMs: SCRUB_TIMEOUT_MS }, deps.now);
+  const scrubbed = await job("scrub", prod.scrubCommand);
+  if (scrubbed.exitCode !== 0) throw new Error(`the scrub \`${prod.scrubCommand}\` failed (exit code ${scrubbed.exitCode ?? "none"}; logs: fly logs -a ${prod.appName} -i ${scrubbed.machineId}).`);
+  const check = await job("verify", prod.scrubCheckCommand);
+  if (check.exitCode !== 0) {
+    throw new Error(`the scrub check \`${prod.scrubCheckCommand}\` found rows that still match what the scrub removes (exit code ${check.exitCode ?? "none"}; logs: fly logs -a ${prod.appName} -i ${check.machineId}). The copy is not fit for staging.`);
+  }
+  deps.io.out("scrubbed and checked; new passwords for the copy's users …");
+  await deps.pg.deleteUser(copy.id, SCRUB_USER);
+  for (const u of await deps.pg.listUsers(copy.id)) await rotate(deps, copy.id, u.username);
+  guard.checkpoint();
 }
 
 /** A failed re-point: put the file back and staging on its old cluster; the new cluster goes only if that worked. */
@@ -139,7 +174,7 @@ async function moveBack(deps: DataJobDeps, file: string, before: string, oldClus
     await runUp(deps.runner, "staging", deps.io);
   } catch (err) {
     keep();
-    throw new Error(`re-pointing staging at ${newCluster} failed (${cause.message}), and moving it back to ${oldCluster} failed too (${(err as Error).message}). Pulumi.staging.yaml names ${oldCluster} again; cluster ${newCluster} is KEPT because staging may be using it. Run \`pulumi up -s staging\`, then \`fly mpg destroy ${newCluster}\`.`, { cause });
+    throw new Error(`re-pointing staging at ${newCluster} failed (${cause.message}), and moving it back to ${oldCluster} failed too (${(err as Error).message}). Pulumi.staging.yaml is as it was; cluster ${newCluster} is KEPT because staging may be using it. Run \`pulumi up -s staging\`, then \`fly mpg destroy ${newCluster}\`.`, { cause });
   }
   throw new Error(`re-pointing staging at ${newCluster} failed; staging is back on ${oldCluster}: ${cause.message}`, { cause });
 }
