@@ -17,7 +17,7 @@ import { CliIo, CommandSpec, UsageError, confirm, expectPositionals, formatHelp,
 import { runUp } from "./promote";
 import { repoint } from "./repoint";
 import { stackFilePath, readStackConfig } from "./stack-file";
-import { DataJobDeps, realDataJobDeps } from "./verify-backup";
+import { DataJobDeps, realDataJobDeps } from "./data-job-deps";
 
 const JOB = "refresh-staging";
 const PREFIX = "renewa-staging-refresh-";

@@ -4,19 +4,17 @@
  * `backup-verification` issue, and destroys the machine and the scratch cluster on every path (a re-run removes what
  * a killed run left). The environment's own cluster is only read (its backup list).
  */
-import { createFlyMachinesClient, FlyMachinesClient } from "../clients/fly-machines";
-import { PostgresBackup, createFlyPostgresClient } from "../clients/fly-postgres";
+import { PostgresBackup } from "../clients/fly-postgres";
 import { PlatformConfig } from "../config";
-import { VerificationResult, actionsRunUrl, describeCheckExit, reportVerification } from "../data-jobs/backup-report";
+import { VerificationResult, actionsRunUrl, describeCheckExit } from "../data-jobs/backup-report";
 import { jobLeftovers, runJob } from "../data-jobs/job-machine";
 import { Leftovers, cleanUpRun, leftoverPlan, removeLeftovers } from "../data-jobs/leftovers";
-import { FlyPostgresClient, clustersNamed, jobConnection, pickBackup, restoreInto, runStamp } from "../data-jobs/restored-cluster";
-import { RunInterrupted, SignalSource, createRunGuard } from "../data-jobs/run-guard";
+import { clustersNamed, jobConnection, pickBackup, restoreInto, runStamp } from "../data-jobs/restored-cluster";
+import { RunInterrupted, createRunGuard } from "../data-jobs/run-guard";
 import { DeploymentRecordData } from "../deployment-record-format";
 import { LONG_LIVED_STACKS } from "../stacks";
 import { CliIo, CommandSpec, UsageError, expectPositionals, formatHelp, parseCommand, runAsMain } from "./args";
-import { RecordReader, githubRecordReader } from "./record-reader";
-import { StackRunner, createLocalStackRunner } from "./stack-runner";
+import { DataJobDeps, realDataJobDeps } from "./data-job-deps";
 import { readStackConfig } from "./stack-file";
 
 const JOB = "verify-backup";
@@ -38,20 +36,6 @@ export const VERIFY_BACKUP: CommandSpec = {
   ],
   examples: ["production --dry-run", "production", "staging --backup bk-0123"],
 };
-
-export interface DataJobDeps {
-  io: CliIo;
-  runner: StackRunner;
-  workDir: string;
-  records: (cfg: PlatformConfig) => RecordReader;
-  pg: FlyPostgresClient;
-  machines: FlyMachinesClient;
-  /** Records a verification result where the team looks; returns where. */
-  report: (cfg: PlatformConfig, result: VerificationResult) => Promise<string>;
-  now: () => number;
-  /** Where SIGINT/SIGTERM come from (the process). */
-  signals?: SignalSource;
-}
 
 /** The schema version the backup should have: the head recorded by the newest release before the backup started. */
 export function expectedHead(records: DeploymentRecordData[], backupStarted: string | undefined): { head: string | null; release?: number } | undefined {
@@ -161,21 +145,6 @@ async function verify(deps: DataJobDeps, p: VerifyPlan): Promise<VerificationRes
     await cleanUpRun(guard, io.out, io.err);
   }
   return result;
-}
-
-/** The real collaborators: clients on the environment's credentials, records and reports on GitHub. */
-export function realDataJobDeps(io: CliIo): DataJobDeps {
-  return {
-    io,
-    runner: createLocalStackRunner(process.cwd()),
-    workDir: process.cwd(),
-    records: (cfg) => githubRecordReader({ owner: cfg.githubOwner, repository: cfg.githubRepository }),
-    pg: createFlyPostgresClient(),
-    machines: createFlyMachinesClient(),
-    report: (cfg, result) => reportVerification({ owner: cfg.githubOwner, repository: cfg.githubRepository }, result),
-    now: Date.now,
-    signals: process,
-  };
 }
 
 if (require.main === module) runAsMain(JOB, (argv, io) => verifyBackup(argv, realDataJobDeps(io)));

@@ -6,7 +6,7 @@
 import { EventEmitter } from "events";
 import { createFlyMachinesClient } from "../../src/clients/fly-machines";
 import { createFlyPostgresClient } from "../../src/clients/fly-postgres";
-import type { DataJobDeps } from "../../src/cli/verify-backup";
+import type { DataJobDeps } from "../../src/cli/data-job-deps";
 import type { VerificationResult } from "../../src/data-jobs/backup-report";
 import type { DeploymentRecordData } from "../../src/deployment-record-format";
 import { FlyMachinesFake, createFlyMachinesFake } from "./fly-machines";
