@@ -106,6 +106,17 @@ describe("npm run refresh-staging", () => {
     expect(out.errors.join("\n")).toMatch(/staging may be using \S+, which is kept\./);
   });
 
+  it("a signal during pulumi up does not cut it: staging finishes moving to the copy, which is kept", async () => {
+    const { deps, runner, signals, out } = dataJobDeps(bed);
+    const up = runner.up.bind(runner);
+    runner.up = async (stack, onOutput) => (signals.emit("SIGINT"), up(stack, onOutput));
+    expect(await refreshStaging(["--yes"], deps)).toBe(0);
+    expect(out.errors).toContain("SIGINT: stopping after the current step, then removing what this run created.");
+    expect(liveCopies()).toHaveLength(1);
+    expect(stagingFile(deps.workDir)).toContain(liveCopies()[0]);
+    expect(signals.listenerCount("SIGINT")).toBe(0);
+  });
+
   it("an interruption during the scrub removes the copy and the machine; the re-run converges", async () => {
     const { deps, signals, runner, out } = dataJobDeps(bed);
     bed.jobs.exit = () => (setTimeout(() => signals.emit("SIGTERM"), 10), undefined);
