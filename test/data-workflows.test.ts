@@ -10,12 +10,15 @@ import { describe, expect, it } from "vitest";
 const ROOT = path.resolve(__dirname, "..");
 const text = (name: string) => fs.readFileSync(path.join(ROOT, ".github/workflows", name), "utf8");
 const workflow = (name: string) => parse(text(name));
-const FILES = ["backup-verify.yml", "refresh-staging.yml"];
+const FILES = ["backup-verify.yml", "refresh-staging.yml", "check-migrations.yml"];
+const DEPLOYING = ["backup-verify.yml", "refresh-staging.yml"];
 
 describe("data-safety workflows", () => {
   it("pin every action by commit SHA with its version in a comment, and start with no permissions", () => {
     for (const file of FILES) {
-      for (const m of text(file).matchAll(/uses:\s*(\S+)(.*)$/gm)) {
+      const uses = [...text(file).matchAll(/^\s*(?:-\s*)?uses:\s*(\S+)(.*)$/gm)];
+      expect(uses.length, file).toBeGreaterThan(0);
+      for (const m of uses) {
         if (m[1].startsWith("./")) continue;
         expect(m[1], file).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
         expect(m[2], file).toMatch(/^\s+# v\d+\.\d+\.\d+$/);
@@ -25,7 +28,7 @@ describe("data-safety workflows", () => {
   });
 
   it("run only from main, with a time limit, and never flyctl", () => {
-    for (const file of FILES) {
+    for (const file of DEPLOYING) {
       for (const [name, job] of Object.entries<any>(workflow(file).jobs)) {
         expect(job.if, `${file} ${name}`).toContain("github.ref == 'refs/heads/main'");
         expect(job["timeout-minutes"], `${file} ${name}`).toBeGreaterThan(0);
@@ -59,5 +62,20 @@ describe("data-safety workflows", () => {
     const keep = runs.find((r: string) => r.includes("gh pr create"));
     expect(keep).toContain("-- Pulumi.staging.yaml");
     expect(runs.indexOf(keep)).toBeGreaterThan(runs.findIndex((r: string) => r.startsWith("npm run refresh-staging")));
+  });
+
+  it("check-migrations.yml is called by the app repository, reads only, and runs this project's main", () => {
+    const wf = workflow("check-migrations.yml");
+    expect(Object.keys(wf.on)).toEqual(["workflow_call"]);
+    expect(wf.on.workflow_call.inputs["migrations-path"]).toMatchObject({ type: "string", default: "migrations" });
+    const job = wf.jobs.n1;
+    expect(job.permissions).toEqual({ contents: "read" });
+    expect(job["timeout-minutes"]).toBeGreaterThan(0);
+    expect(job.env.FLY_API_TOKEN).toBeUndefined();
+    const platform = job.steps.find((s: any) => s.with?.repository === "renewa/renewa-platform");
+    expect(platform.with.ref).toBe("main");
+    const check = job.steps.find((s: any) => s.name === "N-1 check");
+    expect(check.run).toContain('npm run --silent check-migrations -- "../app/$MIGRATIONS" --base "../base/$MIGRATIONS"');
+    expect(check.run).toContain("::error file=");
   });
 });
