@@ -6,18 +6,18 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import { Environment } from "../components/environment";
 import { loadConfig } from "./config";
-import { buildManifest } from "./migrations/manifest";
+import { MigrationsManifest, buildManifest } from "./migrations/manifest";
 import { loadReleaseHistory } from "./migrations/release-history";
-import { hashMigrations } from "./migrations-hash";
 
 // Parsed before anything is declared: bad config stops the run with nothing half-registered.
 const config = loadConfig();
 
-function migrationsHash(): string | undefined {
+/** The migrations folder's manifest (its hash, files and phases), read once; undefined without renewa:migrationsDir. */
+function readMigrations(): MigrationsManifest | undefined {
   if (!config.migrationsDir) return undefined;
   const dir = path.resolve(path.dirname(__dirname), config.migrationsDir);
   try {
-    return hashMigrations(dir);
+    return buildManifest(dir);
   } catch (err) {
     throw new Error(
       `stack ${config.stack}: renewa:migrationsDir = "${config.migrationsDir}" (${dir}) cannot be read: ${(err as Error).message} ` +
@@ -36,13 +36,12 @@ function gitCommit(): string | undefined {
   }
 }
 
-const hash = migrationsHash();
+const migrations = readMigrations();
 const env = new Environment("renewa", {
   config,
-  migrationsHash: hash,
+  migrationsHash: migrations?.hash,
   commit: gitCommit(),
-  // Read here only once the folder hashed cleanly, so a bad folder fails with the message above.
-  migrations: hash && config.migrationsDir ? buildManifest(path.resolve(path.dirname(__dirname), config.migrationsDir)) : undefined,
+  migrations,
   releaseHistory: loadReleaseHistory(config),
 });
 
