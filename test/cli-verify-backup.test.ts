@@ -136,6 +136,23 @@ describe("npm run verify-backup", () => {
     expect(leftovers()).toEqual({ clusters: [], machines: [] });
   });
 
+  it("a scratch cluster Fly refuses to delete is reported, and the next run removes it by name", async () => {
+    bed.fake.inject({ route: "DELETE /v1/postgres/:id", status: 500, body: { error: "internal error" } });
+    const { deps, out, reports } = dataJobDeps(bed, RECORDS);
+    expect(await verifyBackup(["production"], deps)).toBe(1);
+    expect(reports[0].passed).toBe(true);
+    expect(reports[0].notRemoved).toHaveLength(1);
+    expect(out.errors).toContain("Exit 1: the backup passed, but 1 thing(s) the run created are still there (above).");
+    expect(out.errors.join("\n")).toMatch(/could not remove cluster \S+ \(restored from bk-production-1\): DELETE \/v1\/postgres\/\S+: 500 internal error .*; the next run removes it/);
+    expect(leftovers().clusters).toEqual([reports[0].scratchCluster]);
+
+    bed.fake.clearFaults();
+    const again = dataJobDeps(bed, RECORDS);
+    expect(await verifyBackup(["production"], again.deps)).toBe(0);
+    expect(again.out.text()).toContain(`0. remove cluster ${reports[0].scratchCluster} (renewa-verify-production-`);
+    expect(leftovers()).toEqual({ clusters: [], machines: [] });
+  });
+
   it("expectedHead takes the newest release recorded before the backup started", () => {
     expect(expectedHead(RECORDS, "2026-06-05T01:00:00.000Z")).toEqual({ head: "007_orders.sql", release: 7 });
     expect(expectedHead(RECORDS, "2026-06-06T00:00:00.000Z")).toEqual({ head: "008_later.sql", release: 8 });

@@ -86,7 +86,8 @@ export async function verifyBackup(argv: string[], deps: DataJobDeps): Promise<n
     io.err(`The result could not be recorded in ${plan.cfg.githubOwner}/${plan.cfg.githubRepository}: ${(err as Error).message}`);
     return 1;
   }
-  return result.passed ? 0 : 1;
+  if (result.notRemoved) io.err(`Exit 1: the backup ${result.passed ? "passed, but" : "failed, and"} ${result.notRemoved.length} thing(s) the run created are still there (above).`);
+  return result.passed && !result.notRemoved ? 0 : 1;
 }
 
 async function readPlan(deps: DataJobDeps, env: string, wantedBackup: string | undefined): Promise<VerifyPlan> {
@@ -142,7 +143,8 @@ async function verify(deps: DataJobDeps, p: VerifyPlan): Promise<VerificationRes
   } catch (err) {
     result.failure = err instanceof RunInterrupted ? `${err.message}; the next run removes anything left` : (err as Error).message;
   } finally {
-    await cleanUpRun(guard, io.out, io.err);
+    const failed = await cleanUpRun(guard, io.out, io.err);
+    if (failed.length) result.notRemoved = failed;
   }
   return result;
 }

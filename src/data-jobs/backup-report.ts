@@ -35,6 +35,8 @@ export interface VerificationResult {
   failure?: string;
   /** Where the run can be seen (the workflow run), if known. */
   runUrl?: string;
+  /** What the run created but could not remove; the next run removes it. */
+  notRemoved?: string[];
 }
 
 export function formatVerification(r: VerificationResult): { title: string; body: string } {
@@ -53,6 +55,7 @@ export function formatVerification(r: VerificationResult): { title: string; body
       row("Restore time", r.restoreSeconds === undefined ? "n/a" : `${r.restoreSeconds} s`),
       row("Result", r.passed ? "pass" : `**fail**: ${r.failure ?? "unknown"}`),
       ...(r.runUrl ? [row("Run", r.runUrl)] : []),
+      ...(r.notRemoved?.length ? [row("Not removed (the next run removes it)", r.notRemoved.join("; "))] : []),
       "",
       "Checked:",
       ...r.checked.map((c) => `- ${c}`),

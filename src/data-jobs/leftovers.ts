@@ -27,8 +27,10 @@ export async function removeLeftovers(pg: FlyPostgresClient, machines: FlyMachin
   for (const m of l.machines) await machines.destroyMachine(l.app, m.id, { force: true });
 }
 
-/** Removes what the run registered and says what could not be removed (the next run's leftovers). */
-export async function cleanUpRun(guard: RunGuard, out: (line: string) => void, err: (line: string) => void): Promise<void> {
+/** Removes what the run registered; says, and returns, what could not be removed (the next run's leftovers). */
+export async function cleanUpRun(guard: RunGuard, out: (line: string) => void, err: (line: string) => void): Promise<string[]> {
   out("cleaning up:");
-  for (const f of await guard.cleanup(out)) err(`could not remove ${f}; the next run removes it (or remove it by hand).`);
+  const failed = await guard.cleanup(out);
+  for (const f of failed) err(`could not remove ${f}; the next run removes it (or remove it by hand).`);
+  return failed;
 }
