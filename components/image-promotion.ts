@@ -115,20 +115,18 @@ export class ImagePromotion extends pulumi.ComponentResource {
       if (args.kind === "production") released = ref.getOutput("releasedDigests") as pulumi.Output<string[] | undefined>;
     }
 
-    const decision = pulumi.all([sourceDigest, released, args.releaseHistory]).apply(([s, r, history]) =>
-      guardMigrations(
-        args,
-        decidePromotion({
-          stack: args.stack,
-          kind: args.kind,
-          pinnedDigest: args.pinnedDigest,
-          sourceDigest: s ?? undefined,
-          stagingReleased: r ?? undefined,
-          allowUnverified: args.allowUnverified,
-        }),
-        history ?? [],
-      ),
+    const promotion = pulumi.all([sourceDigest, released]).apply(([s, r]) =>
+      decidePromotion({
+        stack: args.stack,
+        kind: args.kind,
+        pinnedDigest: args.pinnedDigest,
+        sourceDigest: s ?? undefined,
+        stagingReleased: r ?? undefined,
+        allowUnverified: args.allowUnverified,
+      }),
     );
+    // A refused promotion fails at once, without waiting for the release history (a GitHub read).
+    const decision = pulumi.all([promotion, args.releaseHistory]).apply(([d, history]) => guardMigrations(args, d, history ?? []));
     const verified = this.verifyInRegistry(name, decision, args);
 
     this.digest = verified.apply((d) => d.digest);
