@@ -39,7 +39,7 @@ export interface EnvironmentArgs {
    * @default undefined (no guard)
    * @example loadReleaseHistory(config)
    */
-  releaseHistory?: pulumi.Input<ReleaseHistoryEntry[] | undefined>;
+  releaseHistory?: Promise<ReleaseHistoryEntry[] | undefined>;
 }
 
 /**

@@ -59,7 +59,7 @@ export interface ImagePromotionArgs {
    * @default undefined (no migration guard)
    * @example loadReleaseHistory(cfg)
    */
-  releaseHistory?: pulumi.Input<ReleaseHistoryEntry[] | undefined>;
+  releaseHistory?: ReleaseHistoryEntry[] | Promise<ReleaseHistoryEntry[] | undefined>;
   /**
    * `renewa:allowContractRollback`: the one digest that may go back across contract migrations anyway. Loud, and the
    * crossed migrations surface as `contractRollback` for the deployment record.
@@ -125,8 +125,11 @@ export class ImagePromotion extends pulumi.ComponentResource {
         allowUnverified: args.allowUnverified,
       }),
     );
-    // A refused promotion fails at once, without waiting for the release history (a GitHub read).
-    const decision = pulumi.all([promotion, args.releaseHistory]).apply(([d, history]) => guardMigrations(args, d, history ?? []));
+    // Plain data, not part of the resource graph: a refused promotion fails exactly as without it, and the history
+    // (a GitHub read) is awaited only for a digest that passed. A failed read surfaces there, not as a stray rejection.
+    const history = Promise.resolve(args.releaseHistory);
+    history.catch(() => undefined);
+    const decision = promotion.apply(async (d) => guardMigrations(args, d, (await history) ?? []));
     const verified = this.verifyInRegistry(name, decision, args);
 
     this.digest = verified.apply((d) => d.digest);
