@@ -26,15 +26,15 @@ export interface FlyMachinesFakeOptions {
   releaseCommandMs?: number;
   /** Exit code of the release command, by image reference or digest; default 0. */
   releaseExitCodes?: Record<string, number>;
-  /** Images (reference or digest) whose checks never pass. */
-  unhealthyImages?: string[];
-  /** false: api.fly.io's release routes answer 404, as when that API is unavailable. */
-  releasesApi?: boolean;
   /**
    * One-off job machines (verify-backup's check, refresh-staging's scrub): the exit code a machine's command ends
    * with, or undefined for a machine that is not a job. Jobs run for `releaseCommandMs`, like the release command.
    */
   jobExitCode?: (config: any) => number | undefined;
+  /** Images (reference or digest) whose checks never pass. */
+  unhealthyImages?: string[];
+  /** false: api.fly.io's release routes answer 404, as when that API is unavailable. */
+  releasesApi?: boolean;
 }
 
 export interface FakeLease {
