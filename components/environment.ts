@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../src/config";
 import { formatImageRef } from "../src/image-ref";
+import type { MigrationsManifest } from "../src/migrations/manifest";
+import type { ReleaseHistoryEntry } from "../src/migrations/rollback-safety";
 import { DeploymentRecord } from "../src/providers/deployment-record";
 import { App } from "./app";
 import { Cache } from "./cache";
@@ -27,6 +29,17 @@ export interface EnvironmentArgs {
    * @example process.env.GITHUB_SHA
    */
   commit?: string;
+  /**
+   * The migrations that travel with the image; each release's deployment record says which of them it applied.
+   * @default undefined (records carry no migrations)
+   */
+  migrations?: MigrationsManifest;
+  /**
+   * This stack's releases from its deployment records, for the contract-migration guard on a pinned digest.
+   * @default undefined (no guard)
+   * @example loadReleaseHistory(config)
+   */
+  releaseHistory?: Promise<ReleaseHistoryEntry[] | undefined>;
 }
 
 /**
@@ -63,7 +76,7 @@ export class Environment extends pulumi.ComponentResource {
     super("renewa:platform:Environment", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), waitForPromotion, protectAll] });
     const c = args.config;
 
-    this.promotion = this.createPromotion(name, c);
+    this.promotion = this.createPromotion(name, c, args.releaseHistory);
     decided = this.promotion.digest.apply((): pulumi.Resource[] => []);
     this.imageRef = this.promotion.digest.apply((d) => (d ? formatImageRef(c.imageRepository, d) : undefined));
     this.database = this.createDatabase(name, c, args.migrationsHash);
@@ -97,7 +110,7 @@ export class Environment extends pulumi.ComponentResource {
       handOverSync([this.createSecretSync(name, c, infraSecrets)]);
       this.createGithubEnvironment(name, c);
     }
-    this.createDeploymentRecord(name, c, args.commit);
+    this.createDeploymentRecord(name, c, args.commit, args.migrations);
 
     this.registerOutputs({
       appName: c.appName,
@@ -107,7 +120,7 @@ export class Environment extends pulumi.ComponentResource {
     });
   }
 
-  private createPromotion(name: string, c: PlatformConfig): ImagePromotion {
+  private createPromotion(name: string, c: PlatformConfig, releaseHistory: EnvironmentArgs["releaseHistory"]): ImagePromotion {
     return new ImagePromotion(
       `${name}-image`,
       {
@@ -119,6 +132,8 @@ export class Environment extends pulumi.ComponentResource {
         allowUnverified: c.allowUnverifiedPromotion,
         stackOrg: c.stackOrg,
         project: pulumi.getProject(),
+        releaseHistory,
+        allowContractRollback: c.allowContractRollback,
       },
       { parent: this },
     );
@@ -210,7 +225,7 @@ export class Environment extends pulumi.ComponentResource {
     return `${c.stackOrg ?? pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`;
   }
 
-  private createDeploymentRecord(name: string, c: PlatformConfig, commit: string | undefined): void {
+  private createDeploymentRecord(name: string, c: PlatformConfig, commit: string | undefined, migrations: MigrationsManifest | undefined): void {
     new DeploymentRecord(
       `${name}-record`,
       {
@@ -225,6 +240,8 @@ export class Environment extends pulumi.ComponentResource {
         backupId: this.database.backupId,
         commit: commit ?? "unknown",
         promotionOverride: this.promotion.override,
+        migrations,
+        contractRollback: this.promotion.contractRollback,
       },
       { parent: this },
     );

@@ -1,6 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DIGEST_PATTERN, FLY_REGISTRY, formatImageRef } from "../src/image-ref";
+import { ReleaseHistoryEntry, contractMigrationsSince, contractRollbackMessage } from "../src/migrations/rollback-safety";
 import { PromotionDecision, PromotionError, PromotionSource, decidePromotion, stackReferenceName } from "../src/promotion";
 import { LongLivedStack, StackInfo, promotionSource } from "../src/stacks";
 
@@ -52,7 +53,23 @@ export interface ImagePromotionArgs {
    * @example "renewa-platform"
    */
   project: string;
+  /**
+   * This stack's releases as its deployment records tell them (digest, release version, migrations applied). With
+   * it, a digest released before a contract migration that has run since is refused during preview.
+   * @default undefined (no migration guard)
+   * @example loadReleaseHistory(cfg)
+   */
+  releaseHistory?: ReleaseHistoryEntry[] | Promise<ReleaseHistoryEntry[] | undefined>;
+  /**
+   * `renewa:allowContractRollback`: the one digest that may go back across contract migrations anyway. Loud, and the
+   * crossed migrations surface as `contractRollback` for the deployment record.
+   * @default undefined
+   * @example "sha256:4f2c…(64 hex)"
+   */
+  allowContractRollback?: string;
 }
+
+type Decision = PromotionDecision & { contractRollback: string[] };
 
 /**
  * Decides which image digest a stack deploys and proves it exists in registry.fly.io before anything rolls out.
@@ -80,6 +97,8 @@ export class ImagePromotion extends pulumi.ComponentResource {
   public readonly source: pulumi.Output<PromotionSource>;
   /** True when production deploys a digest staging has not run, because `allowUnverified` was set. */
   public readonly override: pulumi.Output<boolean>;
+  /** Contract migrations the digest goes back across, allowed by `allowContractRollback`; empty otherwise. */
+  public readonly contractRollback: pulumi.Output<string[]>;
 
   constructor(name: string, args: ImagePromotionArgs, opts?: pulumi.ComponentResourceOptions) {
     validateArgs(args);
@@ -96,7 +115,7 @@ export class ImagePromotion extends pulumi.ComponentResource {
       if (args.kind === "production") released = ref.getOutput("releasedDigests") as pulumi.Output<string[] | undefined>;
     }
 
-    const decision = pulumi.all([sourceDigest, released]).apply(([s, r]) =>
+    const promotion = pulumi.all([sourceDigest, released]).apply(([s, r]) =>
       decidePromotion({
         stack: args.stack,
         kind: args.kind,
@@ -106,13 +125,19 @@ export class ImagePromotion extends pulumi.ComponentResource {
         allowUnverified: args.allowUnverified,
       }),
     );
+    // Plain data, not part of the resource graph: a refused promotion fails exactly as without it, and the history
+    // (a GitHub read) is awaited only for a digest that passed. A failed read surfaces there, not as a stray rejection.
+    const history = Promise.resolve(args.releaseHistory);
+    history.catch(() => undefined);
+    const decision = promotion.apply(async (d) => guardMigrations(args, d, (await history) ?? []));
     const verified = this.verifyInRegistry(name, decision, args);
 
     this.digest = verified.apply((d) => d.digest);
     this.imageRef = verified.apply((d) => (d.digest ? formatImageRef(args.imageRepository, d.digest) : undefined));
     this.source = verified.apply((d) => d.source);
     this.override = verified.apply((d) => d.override);
-    this.registerOutputs({ digest: this.digest, imageRef: this.imageRef, source: this.source, override: this.override });
+    this.contractRollback = verified.apply((d) => d.contractRollback);
+    this.registerOutputs({ digest: this.digest, imageRef: this.imageRef, source: this.source, override: this.override, contractRollback: this.contractRollback });
   }
 
   private createSourceReference(name: string, from: LongLivedStack, args: ImagePromotionArgs): pulumi.StackReference {
@@ -127,9 +152,9 @@ export class ImagePromotion extends pulumi.ComponentResource {
   /** Looks the digest up in registry.fly.io; a miss stops preview with the stack, digest and what to check. */
   private verifyInRegistry(
     name: string,
-    decision: pulumi.Output<PromotionDecision>,
+    decision: pulumi.Output<Decision>,
     args: ImagePromotionArgs,
-  ): pulumi.Output<PromotionDecision> {
+  ): pulumi.Output<Decision> {
     const token = process.env.FLY_API_TOKEN;
     const provider = new docker.Provider(
       `${name}-registry`,
@@ -141,7 +166,7 @@ export class ImagePromotion extends pulumi.ComponentResource {
       { parent: this },
     );
     return decision.apply(async (d) => {
-      (d.override ? pulumi.log.warn : pulumi.log.info)(d.note, this);
+      (d.override || d.contractRollback.length ? pulumi.log.warn : pulumi.log.info)(d.note, this);
       if (!d.digest) return d;
       const ref = formatImageRef(args.imageRepository, d.digest);
       if (!token) {
@@ -168,6 +193,18 @@ export class ImagePromotion extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * Refuses a digest released before a contract migration that has run since, unless `allowContractRollback` names
+ * exactly this digest. Runs inside the decision, so `pulumi preview` fails before anything changes.
+ */
+function guardMigrations(args: ImagePromotionArgs, d: PromotionDecision, history: ReleaseHistoryEntry[]): Decision {
+  const crossings = d.digest ? contractMigrationsSince(history, d.digest) : [];
+  if (!crossings.length) return { ...d, contractRollback: [] };
+  if (args.allowContractRollback !== d.digest) throw new PromotionError(contractRollbackMessage(args.stack, d.digest!, crossings));
+  const names = crossings.map((c) => c.migration);
+  return { ...d, contractRollback: names, note: `${d.note} CONTRACT ROLLBACK OVERRIDE: ${d.digest} goes back across ${names.join(", ")} (renewa:allowContractRollback); it may fail on the current schema.` };
+}
+
 /** Exported for testing: argument checks that need no runtime. */
 export function validateArgs(args: ImagePromotionArgs): void {
   const expected = promotionSource(args.kind);
@@ -178,6 +215,9 @@ export function validateArgs(args: ImagePromotionArgs): void {
   }
   if (args.pinnedDigest !== undefined && !DIGEST_PATTERN.test(args.pinnedDigest)) {
     throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`pinnedDigest\` "${args.pinnedDigest}" is not sha256:<64 hex>.`);
+  }
+  if (args.allowContractRollback !== undefined && !DIGEST_PATTERN.test(args.allowContractRollback)) {
+    throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`allowContractRollback\` "${args.allowContractRollback}" is not sha256:<64 hex>.`);
   }
   if (!args.imageRepository) throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`imageRepository\` is empty.`);
   if (args.allowUnverified && args.kind !== "production") {

@@ -99,6 +99,31 @@ export const CONFIG_KEYS = {
     structured: true,
     doc: "Production only: deploy a digest staging has not run successfully. Recorded in the deployment record.",
   },
+  allowContractRollback: {
+    schema: z.string().regex(DIGEST_PATTERN, "the sha256:… digest the override is for (it applies to that pinned digest only)"),
+    structured: false,
+    doc: "Lets renewa:imageDigest pin this digest although contract migrations ran since it was released (loud; recorded in the deployment record). Set by `npm run rollback -- <env> --allow-contract-rollback`.",
+  },
+  dataCheckCommand: {
+    schema: z.string().min(1),
+    structured: false,
+    doc: "Command in the image that checks a restored backup (verify-backup): exit 0 pass, 2 no answer, 3 schema not at the expected migration, 4 implausible row counts.",
+  },
+  dataCheckTables: {
+    schema: z.record(z.string().regex(/^[a-z_][a-z0-9_.]*$/, "table names"), z.number().int().min(0)),
+    structured: true,
+    doc: "verify-backup: tables that matter and the fewest rows a restored copy must have, e.g. {users: 100}.",
+  },
+  scrubCommand: {
+    schema: z.string().min(1),
+    structured: false,
+    doc: "Command in the image that removes personal data from a production copy (refresh-staging).",
+  },
+  scrubCheckCommand: {
+    schema: z.string().min(1),
+    structured: false,
+    doc: "Command in the image that exits non-zero when any row still matches the patterns the scrub removes.",
+  },
   stackOrg: {
     schema: z.string().min(1),
     structured: false,
@@ -126,6 +151,10 @@ export function defaultsFor(info: StackInfo): Partial<Values> {
     githubOwner: "renewa",
     githubRepository: "renewa-one",
     allowUnverifiedPromotion: false,
+    dataCheckCommand: "/app/scripts/data-check.sh",
+    dataCheckTables: {},
+    scrubCommand: "/app/scripts/scrub-personal-data.sh apply",
+    scrubCheckCommand: "/app/scripts/scrub-personal-data.sh verify",
   } satisfies Partial<Values>;
   switch (info.kind) {
     case "development":
@@ -158,6 +187,7 @@ const FORBIDDEN: Record<StackInfo["kind"], Partial<Record<ConfigKey, string>>> =
     ...ONLY_PRODUCTION,
     mpgClusterId: "a PR stack's database lives in development's cluster, read from the development stack",
     infisicalEnvironment: "PR stacks have no Infisical sync; their secrets are staged on the PR app",
+    allowContractRollback: "a PR stack deploys its own build; there is nothing to roll back",
   },
 };
 
@@ -168,7 +198,7 @@ const CREDENTIAL_HINTS: Array<[RegExp, string]> = [
   [/upstash.*(key|email)/i, "UPSTASH_EMAIL and UPSTASH_API_KEY"],
 ];
 
-type Optional = "mpgClusterId" | "imageDigest" | "productionReviewers" | "migrationsDir" | "stackOrg" | "infisicalEnvironment";
+type Optional = "mpgClusterId" | "imageDigest" | "productionReviewers" | "migrationsDir" | "stackOrg" | "infisicalEnvironment" | "allowContractRollback";
 
 /** Settings after defaults: the optional keys may still be absent. */
 export type Settings = Readonly<Omit<Values, Optional>> & Readonly<Partial<Pick<Values, Optional>>>;

@@ -5,6 +5,8 @@
  * everything they reference is serialized with it.
  */
 
+import type { RecordedMigrations } from "./migrations/rollback-safety";
+
 export const RECORD_LABEL = "deployment-record";
 /** One colour and description wherever the label is made (the development stack, or the record provider first). */
 export const RECORD_LABEL_COLOR = "5319e7";
@@ -32,6 +34,10 @@ export interface DeploymentRecordData {
   recordedAt: string;
   /** Production deployed a digest staging had not run (renewa:allowUnverifiedPromotion). */
   override: boolean;
+  /** Which migrations this release applied, their phase, and the schema version after it; absent in older records. */
+  migrations?: RecordedMigrations;
+  /** Contract migrations a pinned rollback went back across (renewa:allowContractRollback); absent when none. */
+  contractRollback?: string[];
 }
 
 /** The idempotency key of a release: `<app>@v<releaseVersion>`. */
@@ -50,7 +56,8 @@ function short(digest: string): string {
 
 /** Renders a record as an issue title and body. */
 export function formatRecord(r: DeploymentRecordData): { title: string; body: string } {
-  const title = `Deployed ${r.app} v${r.releaseVersion} (${short(r.digest)})${r.override ? " [UNVERIFIED OVERRIDE]" : ""}`;
+  const flags = `${r.override ? " [UNVERIFIED OVERRIDE]" : ""}${r.contractRollback?.length ? " [CONTRACT ROLLBACK OVERRIDE]" : ""}`;
+  const title = `Deployed ${r.app} v${r.releaseVersion} (${short(r.digest)})${flags}`;
   const row = (k: string, v: string) => `| ${k} | ${v} |`;
   const code = (v: string | null) => (v ? `\`${v}\`` : "none");
   const lines = [
@@ -68,6 +75,13 @@ export function formatRecord(r: DeploymentRecordData): { title: string; body: st
     row("Commit", code(r.commit)),
     row("Recorded at", r.recordedAt),
     row("Promotion override", r.override ? "**yes**: production deployed a digest staging had not run" : "no"),
+    ...(r.migrations
+      ? [
+          row("Schema version", code(r.migrations.head)),
+          row("Migrations applied", r.migrations.applied.length ? r.migrations.applied.map((m) => `\`${m.name}\` (${m.phase})`).join(", ") : "none"),
+        ]
+      : []),
+    ...(r.contractRollback?.length ? [row("Contract rollback override", `**yes**: went back across ${r.contractRollback.map((m) => `\`${m}\``).join(", ")}`)] : []),
     "",
     r.previousDigest
       ? `Roll back (Path A, image only): \`npm run rollback -- ${r.stack}\` re-promotes the previous successful digest.`
@@ -125,6 +139,23 @@ function validateRecord(data: unknown): DeploymentRecordData {
   if (!Number.isInteger(d.releaseVersion) || (d.releaseVersion as number) < 1) problems.push("releaseVersion must be a positive integer");
   if (typeof d.override !== "boolean") problems.push("override must be a boolean");
   if (d.imageRef !== undefined && typeof d.imageRef !== "string") problems.push("imageRef must be a string");
+  if (d.migrations !== undefined) problems.push(...migrationsProblems(d.migrations));
+  if (d.contractRollback !== undefined && !(Array.isArray(d.contractRollback) && d.contractRollback.every((m) => typeof m === "string"))) {
+    problems.push("contractRollback must be an array of migration names");
+  }
   if (problems.length) throw new RecordFormatError(`record block is invalid: ${problems.join("; ")}`);
   return d as unknown as DeploymentRecordData;
+}
+
+function migrationsProblems(m: unknown): string[] {
+  const o = m as Partial<RecordedMigrations> | null;
+  if (!o || typeof o !== "object") return ["migrations must be an object"];
+  const problems: string[] = [];
+  if (typeof o.hash !== "string") problems.push("migrations.hash must be a string");
+  if (o.head !== null && typeof o.head !== "string") problems.push("migrations.head must be a string or null");
+  const phases = ["expand", "migrate", "contract"];
+  if (!Array.isArray(o.applied) || !o.applied.every((a) => a && typeof a.name === "string" && phases.includes(a.phase))) {
+    problems.push("migrations.applied must be a list of {name, phase: expand|migrate|contract}");
+  }
+  return problems;
 }

@@ -6,16 +6,18 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import { Environment } from "../components/environment";
 import { loadConfig } from "./config";
-import { hashMigrations } from "./migrations-hash";
+import { MigrationsManifest, buildManifest } from "./migrations/manifest";
+import { loadReleaseHistory } from "./migrations/release-history";
 
 // Parsed before anything is declared: bad config stops the run with nothing half-registered.
 const config = loadConfig();
 
-function migrationsHash(): string | undefined {
+/** The migrations folder's manifest (its hash, files and phases), read once; undefined without renewa:migrationsDir. */
+function readMigrations(): MigrationsManifest | undefined {
   if (!config.migrationsDir) return undefined;
   const dir = path.resolve(path.dirname(__dirname), config.migrationsDir);
   try {
-    return hashMigrations(dir);
+    return buildManifest(dir);
   } catch (err) {
     throw new Error(
       `stack ${config.stack}: renewa:migrationsDir = "${config.migrationsDir}" (${dir}) cannot be read: ${(err as Error).message} ` +
@@ -34,7 +36,14 @@ function gitCommit(): string | undefined {
   }
 }
 
-const env = new Environment("renewa", { config, migrationsHash: migrationsHash(), commit: gitCommit() });
+const migrations = readMigrations();
+const env = new Environment("renewa", {
+  config,
+  migrationsHash: migrations?.hash,
+  commit: gitCommit(),
+  migrations,
+  releaseHistory: loadReleaseHistory(config),
+});
 
 export const appName = config.appName;
 export const region = config.region;

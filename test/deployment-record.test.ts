@@ -171,4 +171,18 @@ describe("DeploymentRecord provider", () => {
     const diff = await host.call(serialized.provider, "diff", res.id, res.outs, unreleased);
     expect(diff.changes).toBe(false);
   });
+  it("records which migrations the release applied (newer than the previous record's head) and a contract-rollback override", async () => {
+    const file = (name: string, phase: string, skipOn: string[] = []) => ({ name, sha256: "0".repeat(64), phase, skipOn });
+    const manifest = (files: unknown[]) => ({ hash: `sha256:${"1".repeat(64)}`, files });
+    await up({ ...args, releaseVersion: 5, migrations: manifest([file("001_a.sql", "expand"), file("002_b.sql", "migrate")]) });
+    const second = manifest([file("001_a.sql", "expand"), file("002_b.sql", "migrate"), file("003_c.sql", "contract"), file("004_d.sql", "expand", ["staging"])]);
+    await up({ ...args, releaseVersion: 6, migrations: second, contractRollback: ["003_x.sql"] });
+    const [v5, v6] = github.issues.map((i) => parseRecord(i.body)!);
+    expect(v5.migrations).toEqual({ hash: `sha256:${"1".repeat(64)}`, head: "002_b.sql", applied: [{ name: "001_a.sql", phase: "expand" }, { name: "002_b.sql", phase: "migrate" }] });
+    // 004 is skipped on staging (renewa:atlas:skip-on), so the head stays at 003.
+    expect(v6.migrations).toEqual({ hash: `sha256:${"1".repeat(64)}`, head: "003_c.sql", applied: [{ name: "003_c.sql", phase: "contract" }] });
+    expect(v6.contractRollback).toEqual(["003_x.sql"]);
+    expect(github.issues[1].title).toContain("[CONTRACT ROLLBACK OVERRIDE]");
+    expect(github.issues[1].body).toContain("| Migrations applied | `003_c.sql` (contract) |");
+  });
 });

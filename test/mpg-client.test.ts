@@ -1,12 +1,12 @@
 /**
  * The MPG client and the pure pieces around it: connection strings from both API shapes, the migrations hash, retries
- * on 429/503, and the backup call's 202/409 handling, against the fake on a real socket.
+ * on 429/503, the backup call's 202/409 handling, and restore/delete/rotate for the data jobs, against the fake.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { clusterEndpoints, connectionUrl, createFlyPostgresClient } from "../src/clients/fly-postgres";
+import { clusterEndpoints, connectionUrl, createFlyPostgresClient, latestCompletedBackup } from "../src/clients/fly-postgres";
 import { hashMigrations } from "../src/migrations-hash";
 import { createFlyPostgresFake, FlyPostgresState } from "./fakes/fly-postgres";
 import { HttpFake } from "./fakes/http-fake";
@@ -126,5 +126,44 @@ describe("client", () => {
   it("fails a backup that does not finish in time, naming the cluster", async () => {
     state.addCluster({ id: "cluster-one" }).backups.push({ id: "stuck", type: "full", status: "running", started_at: "2026-01-01T00:00:00Z", pollsLeft: 1e9 });
     await expect(fast().createBackup("cluster-one", "full", 30)).rejects.toThrow(/Timed out .* MPG cluster cluster-one: backup stuck is still "running"/);
+  });
+});
+
+describe("MPG restore, delete and rotate", () => {
+  it("latestCompletedBackup skips running and failed backups and orders by finish time", () => {
+    const b = (id: string, status: string, finished?: string) => ({ id, status, started_at: "2026-06-01T00:00:00Z", finished_at: finished });
+    expect(latestCompletedBackup([b("a", "completed", "2026-06-01T01:00:00Z"), b("b", "running"), b("c", "failed", "2026-06-03T00:00:00Z"), b("d", "completed", "2026-06-02T00:00:00Z")])?.id).toBe("d");
+    expect(latestCompletedBackup([b("b", "running")])).toBeUndefined();
+  });
+
+  it("restore sends backup_id and name and answers with a NEW cluster; the source is unchanged", async () => {
+    const source = state.addCluster({ id: "renewa-production-mpg" });
+    source.backups.push({ id: "bk-1", type: "full", status: "completed", started_at: "2026-06-01T00:00:00Z", pollsLeft: 0 });
+    const pg = fast();
+    const copy = await pg.restore(source.id, "bk-1", "renewa-verify-production-x");
+    expect(copy.id).not.toBe(source.id);
+    expect(copy).toMatchObject({ name: "renewa-verify-production-x", status: "creating" });
+    expect(fake.calls("POST /v1/postgres/:id/restore").at(-1)!.body).toEqual({ backup_id: "bk-1", name: "renewa-verify-production-x" });
+    expect((await pg.waitForClusterSettled(copy.id, 5_000))?.status).toBe("ready");
+    expect(source.status).toBe("ready");
+    await expect(pg.restore(source.id, "bk-missing")).rejects.toThrow(/POST \/v1\/postgres\/renewa-production-mpg\/restore: 404 Backup bk-missing not found/);
+  });
+
+  it("deleteCluster is safe to repeat: a deleted (410) or unknown (404) cluster is already gone", async () => {
+    state.addCluster({ id: "scratch-cluster-1" });
+    const pg = fast();
+    expect(await pg.deleteCluster("scratch-cluster-1")).toBe(true);
+    expect(await pg.deleteCluster("scratch-cluster-1")).toBe(false);
+    expect(await pg.deleteCluster("never-existed-1")).toBe(false);
+  });
+
+  it("rotatePassword returns the new password, and retries a 503", async () => {
+    const c = state.addCluster({ id: "scratch-cluster-2" });
+    const before = c.users.get("fly-user")!.password;
+    fake.inject({ route: "POST /v1/postgres/:id/users/:user/rotate_password", nth: [1], status: 503 });
+    const creds = await fast().rotatePassword(c.id, "fly-user");
+    expect(creds.username).toBe("fly-user");
+    expect(creds.password).toBe(c.users.get("fly-user")!.password);
+    expect(creds.password).not.toBe(before);
   });
 });

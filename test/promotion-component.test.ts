@@ -73,17 +73,23 @@ async function runFailing(
 }
 
 /** The failing promotions, each in its own process, started together once the registry is up; each test awaits its own. */
-let failing: Record<"missingDigest" | "noToken" | "unreleased", Promise<Outcome>>;
+let failing: Record<"missingDigest" | "noToken" | "unreleased" | "contractSince", Promise<Outcome>>;
 beforeAll(() => {
   failing = {
     missingDigest: runFailing({ stack: "development", kind: "development", pinnedDigest: MISSING }),
     noToken: runFailing({ stack: "development", kind: "development", pinnedDigest: A }, {}, {}),
     unreleased: runFailing({ stack: "production", kind: "production", promoteFrom: "staging" }, { "organization/renewa-platform/staging": { imageDigest: A, releasedDigests: [B] } }),
+    contractSince: runFailing({ stack: "staging", kind: "staging", promoteFrom: "development", pinnedDigest: A, releaseHistory: HISTORY, allowContractRollback: B }),
   };
   for (const outcome of Object.values(failing)) outcome.catch(() => undefined); // awaited by its test
 });
 
 const base = { imageRepository: REPO, allowUnverified: false, project: "renewa-platform" } as const;
+// Staging released A (v1), then B (v2), whose release ran contract migration 002_drop_email.sql.
+const HISTORY = [
+  { digest: B, releaseVersion: 2, backupId: "bkp_v2", issueNumber: 12, migrations: { hash: `sha256:${"1".repeat(64)}`, head: "002_drop_email.sql", applied: [{ name: "002_drop_email.sql", phase: "contract" as const }] } },
+  { digest: A, releaseVersion: 1, backupId: null, migrations: { hash: `sha256:${"1".repeat(64)}`, head: "001_users.sql", applied: [{ name: "001_users.sql", phase: "expand" as const }] } },
+];
 let n = 0;
 const make = (args: Partial<ImagePromotionArgs> & Pick<ImagePromotionArgs, "stack" | "kind">) =>
   new ImagePromotion(`image-${n++}`, { ...base, ...args });
@@ -146,6 +152,24 @@ describe("ImagePromotion", () => {
     state.stackOutputs["organization/renewa-platform/staging"] = { imageDigest: B, releasedDigests: [A] };
     const forced = make({ stack: "production", kind: "production", promoteFrom: "staging", allowUnverified: true });
     expect(await settle(forced)).toMatchObject({ digest: B, source: "promoted", override: true });
+  });
+
+  it("a pinned digest released before a contract migration that ran since is refused in preview, before the registry", async () => {
+    const out = await failing.contractSince;
+    // The override names another digest, so it does not apply to this pin.
+    expect(out.error).toContain(`staging refuses to go back to ${A}: 1 contract migration(s) ran since it was released`);
+    expect(out.error).toContain(`002_drop_email.sql, run by release v2 (${B}, record #12)`);
+    expect(out.lookups).toEqual([]);
+  });
+
+  it("renewa:allowContractRollback for exactly the pinned digest lets it through and names the crossed migrations", async () => {
+    const p = make({ stack: "staging", kind: "staging", promoteFrom: "development", pinnedDigest: A, releaseHistory: HISTORY, allowContractRollback: A });
+    expect(await settle(p)).toMatchObject({ digest: A, source: "pinned" });
+    expect(await promiseOf(p.contractRollback)).toEqual(["002_drop_email.sql"]);
+    // Going forward to B, or pinning a digest never released here, crosses nothing.
+    const forward = make({ stack: "staging", kind: "staging", promoteFrom: "development", pinnedDigest: B, releaseHistory: HISTORY });
+    expect(await promiseOf(forward.contractRollback)).toEqual([]);
+    expect(() => make({ stack: "staging", kind: "staging", promoteFrom: "development", allowContractRollback: "v1" })).toThrow(/`allowContractRollback` "v1" is not sha256/);
   });
 
   it("nothing upstream means nothing to deploy, without a registry call", async () => {

@@ -5,6 +5,7 @@
  */
 import { PlatformConfig } from "../config";
 import { DeploymentRecordData } from "../deployment-record-format";
+import { contractMigrationsSince, contractRollbackMessage } from "../migrations/rollback-safety";
 import { assertDigest, checkProductionGate } from "../promotion";
 import { LONG_LIVED_STACKS } from "../stacks";
 import { CliIo, CommandSpec, UsageError, asUsage, confirm, expectPositionals, formatHelp, parseCommand, runAsMain } from "./args";
@@ -15,18 +16,24 @@ import { readStackConfig } from "./stack-file";
 
 export const ROLLBACK: CommandSpec = {
   name: "rollback",
-  usage: "<env> [--to sha256:…] [--yes] [--dry-run]",
+  usage: "<env> [--to sha256:…] [--yes] [--dry-run] [--allow-contract-rollback]",
   summary: "Path A: put <env> back on the previous successful image digest from its deployment records.",
   args: [{ name: "env", help: "development, staging or production" }],
   options: {
     to: { type: "string", placeholder: "sha256:…", help: "Roll back to this digest (must be one <env> ran before) instead of the previous one." },
     yes: { type: "boolean", help: "Do not ask for confirmation (CI)." },
+    "allow-contract-rollback": {
+      type: "boolean",
+      help: "Go back across contract migrations anyway (loud; recorded in the deployment record).",
+    },
   },
   notes: [
     "Steps: read the deployment-record issues of <env> (GITHUB_TOKEN); pick the digest that ran before the running",
     "one first ran; confirm; pulumi config set renewa:imageDigest <digest> -s <env>; pulumi up -s <env>.",
     "Only the image changes. Migrations are N-1 compatible, so the previous image runs on the current schema. To",
     "restore data, use Path B: fly mpg restore, then `npm run repoint -- <env> <new-cluster-id>`.",
+    "Refused when a contract migration ran after the target was released (it removed what the target may use): the",
+    "message names the migration and its release. --allow-contract-rollback overrides, setting renewa:allowContractRollback.",
   ],
   examples: ["production --dry-run", "staging", `production --to sha256:${"0".repeat(64)} --yes`],
 };
@@ -67,12 +74,20 @@ export async function rollback(argv: string[], deps: RollbackDeps): Promise<numb
     checkProductionGate(target.digest, staging?.releasedDigests as string[] | undefined, cfg.allowUnverifiedPromotion);
   }
 
+  const crossings = contractMigrationsSince(records, target.digest);
+  const override = Boolean(parsed.values["allow-contract-rollback"]);
+  if (crossings.length && !override) throw new Error(contractRollbackMessage(env, target.digest, crossings));
+
   io.out(`Rollback plan for ${env} (Path A: image only; the database is not touched)`);
   io.out(`  running now:  ${running}${current ? ` (${describe(current)})` : " (no record of it)"}`);
   io.out(`  roll back to: ${target.digest} (${describe(target)})`);
   if (current?.backupId) io.out(`  pre-deploy backup of the running release: ${current.backupId} (for Path B, if data must go back too)`);
-  io.out(`  1. pulumi config set renewa:imageDigest ${target.digest} -s ${env}`);
-  io.out(`  2. pulumi up -s ${env}`);
+  const steps = [`pulumi config set renewa:imageDigest ${target.digest} -s ${env}`, `pulumi up -s ${env}`];
+  if (crossings.length) {
+    for (const c of crossings) io.err(`WARNING: going back across contract migration ${c.migration} (release v${c.release.releaseVersion}); ${target.digest} may fail on the current schema.`);
+    steps.unshift(`pulumi config set renewa:allowContractRollback ${target.digest} -s ${env} (--allow-contract-rollback; recorded in the deployment record)`);
+  }
+  steps.forEach((step, i) => io.out(`  ${i + 1}. ${step}`));
   if (parsed.dryRun) {
     io.out("Dry run: nothing was changed.");
     return 0;
@@ -82,6 +97,7 @@ export async function rollback(argv: string[], deps: RollbackDeps): Promise<numb
     return 1;
   }
 
+  if (crossings.length) await runner.setConfig(env, "renewa:allowContractRollback", target.digest);
   await runner.setConfig(env, "renewa:imageDigest", target.digest);
   const result = await runUp(runner, env, io);
   io.out(`Rolled back ${env} to ${target.digest} (release v${result.outputs.releaseVersion ?? "?"}; ${describeChanges(result)}).`);

@@ -68,6 +68,8 @@ export interface MachineRequest {
   lease_ttl?: number;
   min_secrets_version?: number;
   current_version?: string;
+  /** Start without the app's secrets (data jobs get only what their config names). */
+  skip_secrets?: boolean;
 }
 
 export interface Lease {

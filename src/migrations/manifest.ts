@@ -19,6 +19,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { hashMigrations } from "../migrations-hash";
+import { findRemovals } from "./sql-removals";
 
 export const MIGRATION_PHASES = ["expand", "migrate", "contract"] as const;
 export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
@@ -61,7 +62,8 @@ export function classifyMigration(file: string, sql: string): Pick<MigrationFile
     phase = given as MigrationPhase;
   } else {
     const code = sql.replace(/--.*$/gm, "");
-    phase = DESTRUCTIVE.test(code) ? "contract" : "expand";
+    // Either test: the N-1 check's statement parser also catches `RENAME a TO b` and materialized views.
+    phase = DESTRUCTIVE.test(code) || findRemovals(sql).length > 0 ? "contract" : "expand";
   }
   const skipOn = [...sql.matchAll(SKIP_ON_DIRECTIVE)].flatMap((m) => m[1].split(/[\s,]+/).filter(Boolean));
   return { phase, skipOn: [...new Set(skipOn)].sort() };

@@ -26,6 +26,8 @@ import {
   parseRecord,
   recordKey,
 } from "../deployment-record-format";
+import type { MigrationsManifest } from "../migrations/manifest";
+import { recordedMigrations } from "../migrations/rollback-safety";
 
 interface Inputs {
   owner: string;
@@ -43,6 +45,10 @@ interface Inputs {
   commit: string;
   /** ImagePromotion's `override`: production deployed a digest staging had not run. */
   promotionOverride: boolean;
+  /** The migrations that travel with the image; the record says which of them this release applied. */
+  migrations?: MigrationsManifest;
+  /** ImagePromotion's `contractRollback`: contract migrations a pinned rollback went back across. */
+  contractRollback?: string[];
 }
 
 interface Outputs extends Inputs {
@@ -146,6 +152,7 @@ async function record(inputs: Inputs, olds: Outputs | undefined): Promise<Output
     commit: inputs.commit,
     recordedAt,
     override: inputs.promotionOverride,
+    ...(inputs.contractRollback?.length ? { contractRollback: inputs.contractRollback } : {}),
   };
   try {
     const issue = await writeOnce(inputs, data);
@@ -170,18 +177,27 @@ async function writeOnce(inputs: Inputs, data: DeploymentRecordData): Promise<{ 
   await ensureLabel(repo, { name: RECORD_LABEL, color: RECORD_LABEL_COLOR, description: RECORD_LABEL_DESCRIPTION }, http);
   await ensureLabel(repo, { name: labels[1], color: "c5def5", description: `Deployment records of ${labels[1].slice(4)}` }, http);
 
-  const find = async () =>
-    (await listIssuesByLabel(repo, labels, {}, http)).find((i) => {
+  const find = async () => {
+    const issues = await listIssuesByLabel(repo, labels, {}, http);
+    const records = issues.map((issue) => {
       try {
-        return parseRecord(i.body)?.key === data.key;
+        return { issue, record: parseRecord(issue.body) };
       } catch {
-        return false; // Someone edited an old record's block; it cannot be this release's.
+        return { issue, record: undefined }; // Someone edited an old record's block; it cannot be this release's.
       }
     });
-  const { title, body } = formatRecord(data);
+    // The schema version before this release: the head in the newest earlier record of this stack that has one.
+    const previous = records
+      .map((r) => r.record)
+      .filter((r) => r?.stack === data.stack && r.releaseVersion < data.releaseVersion && r.migrations)
+      .sort((a, b) => b!.releaseVersion - a!.releaseVersion)[0];
+    return { existing: records.find((r) => r.record?.key === data.key)?.issue, previousHead: previous?.migrations?.head };
+  };
   for (let attempt = 0; ; attempt++) {
-    const existing = await find();
+    const { existing, previousHead } = await find();
     if (existing) return existing;
+    const full = inputs.migrations ? { ...data, migrations: recordedMigrations(inputs.migrations, inputs.stack, previousHead) } : data;
+    const { title, body } = formatRecord(full);
     try {
       return await createIssue(repo, { title, body, labels }, http);
     } catch (err) {

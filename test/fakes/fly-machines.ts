@@ -32,6 +32,11 @@ export interface FlyMachinesFakeOptions {
   releaseCommandMs?: number;
   /** Exit code of the release command, by image reference or digest; default 0. */
   releaseExitCodes?: Record<string, number>;
+  /**
+   * One-off job machines (verify-backup's check, refresh-staging's scrub): the exit code a machine's command ends
+   * with, or undefined for a machine that is not a job. Jobs run for `releaseCommandMs`, like the release command.
+   */
+  jobExitCode?: (config: any) => number | undefined;
   /** Images (reference or digest) whose checks never pass. */
   unhealthyImages?: string[];
   /** false: api.fly.io's release routes answer 404, as when that API is unavailable. */
@@ -101,7 +106,7 @@ export interface FlyMachinesFakeState {
 export interface FlyMachinesFake {
   fake: HttpFake;
   state: FlyMachinesFakeState;
-  options: Required<Omit<FlyMachinesFakeOptions, "fake" | "token">>;
+  options: Required<Omit<FlyMachinesFakeOptions, "fake" | "token" | "jobExitCode">>;
   url: string;
   addApp(name: string, org?: string): FakeApp;
   /** Adds a machine already running `config` (a fleet deployed before this program took over). */
@@ -209,6 +214,8 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
       m.logs.push(`[info] Machine started, running ${JSON.stringify(m.config.init?.cmd ?? ["<image CMD>"])}`);
       setState(m, "started");
       if (m.config?.metadata?.fly_process_group === "fly_app_release_command") return runReleaseCommand(m);
+      const jobCode = opts.jobExitCode?.(m.config);
+      if (jobCode !== undefined) return runReleaseCommand(m, jobCode);
       const code = crashCode(m.config.image);
       if (code !== undefined) return crash(m, instance, code, restarts);
       const unhealthy = matches(options.unhealthyImages, m.config.image);
@@ -235,8 +242,8 @@ export async function createFlyMachinesFake(opts: FlyMachinesFakeOptions = {}): 
     });
   }
 
-  function runReleaseCommand(m: FakeMachine) {
-    const code = options.releaseExitCodes[m.config.image] ?? options.releaseExitCodes[digestOf(m.config.image) ?? ""] ?? 0;
+  function runReleaseCommand(m: FakeMachine, exitCode?: number) {
+    const code = exitCode ?? options.releaseExitCodes[m.config.image] ?? options.releaseExitCodes[digestOf(m.config.image) ?? ""] ?? 0;
     m.logs.push("Running migrations…");
     later(m, options.releaseCommandMs, () => {
       m.logs.push(code === 0 ? "Migrations complete" : "ERROR: relation \"users\" already exists");

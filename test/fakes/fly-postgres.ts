@@ -33,6 +33,9 @@ export interface FakeMpgCluster {
   users: Map<string, FakeMpgUser>;
   databases: Set<string>;
   backups: FakeMpgBackup[];
+  created_at?: string;
+  /** The cluster a restore or fork copied. */
+  source?: string;
 }
 
 export interface FlyPostgresFakeOptions {
@@ -48,6 +51,8 @@ export interface FlyPostgresFakeOptions {
 
 export interface FlyPostgresState {
   clusters: Map<string, FakeMpgCluster>;
+  /** What a restored or forked cluster settles in once it stops creating: "failed" is a backup that does not restore. */
+  restoreOutcome: "ready" | "failed";
   /** Adds a ready cluster in fra with user fly-user and database fly-db unless told otherwise. */
   addCluster(c: Partial<Omit<FakeMpgCluster, "users" | "databases">> & { id: string; users?: Record<string, FakeMpgUser>; databases?: string[] }): FakeMpgCluster;
 }
@@ -67,6 +72,7 @@ export async function createFlyPostgresFake(opts: FlyPostgresFakeOptions = {}): 
 
   const state: FlyPostgresState = {
     clusters,
+    restoreOutcome: "ready",
     addCluster(c) {
       const cluster: FakeMpgCluster = {
         name: c.id,
@@ -75,6 +81,7 @@ export async function createFlyPostgresFake(opts: FlyPostgresFakeOptions = {}): 
         region: "fra",
         pollsUntilReady: 0,
         backups: [],
+        created_at: stamp(),
         ...c,
         users: new Map(Object.entries(c.users ?? { "fly-user": { role: "schema_admin", password: passwordFor(c.id, "fly-user") } })),
         databases: new Set(c.databases ?? ["fly-db"]),
@@ -114,16 +121,21 @@ export async function createFlyPostgresFake(opts: FlyPostgresFakeOptions = {}): 
     // A physical restore brings roles and their passwords along.
     copy.users = new Map([...source.users].map(([u, v]) => [u, { ...v }]));
     copy.databases = new Set(source.databases);
+    copy.source = source.id;
     return copy;
   };
 
   fake
     .route("GET", "/v1/postgres", (req) => ({
       status: 200,
-      body: { data: [...clusters.values()].filter((c) => c.org === req.query.get("org_slug")).map((c) => ({ id: c.id, name: c.name, status: c.status, region: c.region, plan: "basic" })) },
+      body: {
+        data: [...clusters.values()]
+          .filter((c) => c.org === req.query.get("org_slug") && (req.query.get("include_deleted") === "true" || c.status !== "deleted"))
+          .map((c) => ({ id: c.id, name: c.name, status: c.status, region: c.region, plan: "basic", created_at: c.created_at })),
+      },
     }))
     .route("GET", "/v1/postgres/:id", withCluster((c) => {
-      if (c.status === "creating" && --c.pollsUntilReady <= 0) c.status = "ready";
+      if (c.status === "creating" && --c.pollsUntilReady <= 0) c.status = c.source ? state.restoreOutcome : "ready";
       return { status: 200, body: { data: view(c) } };
     }))
     .route("DELETE", "/v1/postgres/:id", withCluster((c) => ((c.status = "deleted"), { status: 202 })))
@@ -139,6 +151,12 @@ export async function createFlyPostgresFake(opts: FlyPostgresFakeOptions = {}): 
     .route("GET", "/v1/postgres/:id/users/:user/credentials", withCluster((c, req) => {
       const u = c.users.get(req.params.user);
       return u ? { status: 200, body: { data: { username: req.params.user, password: u.password } } } : err(404, "User not found");
+    }))
+    .route("POST", "/v1/postgres/:id/users/:user/rotate_password", withCluster((c, req) => {
+      const u = c.users.get(req.params.user);
+      if (!u) return err(404, "User not found");
+      u.password = passwordFor(c.id, req.params.user);
+      return { status: 200, body: { data: { username: req.params.user, password: u.password } } };
     }))
     .route("GET", "/v1/postgres/:id/databases", withCluster((c) => ({ status: 200, body: { data: [...c.databases].map((name) => ({ name })) } })))
     .route("POST", "/v1/postgres/:id/databases", withCluster((c, req) => {
