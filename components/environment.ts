@@ -16,17 +16,6 @@ export interface EnvironmentArgs {
    * @example loadConfig()
    */
   config: PlatformConfig;
-  /**
-   * Content hash of the migrations folder; a change takes a pre-deploy backup and recreates a PR's database.
-   * @default undefined (unknown: no backup is taken, a PR database is kept)
-   */
-  migrationsHash?: string;
-  /**
-   * Git commit of this program's checkout, written into deployment records.
-   * @default undefined
-   * @example process.env.GITHUB_SHA
-   */
-  commit?: string;
 }
 
 /**
@@ -42,6 +31,9 @@ export class Environment extends pulumi.ComponentResource {
   readonly app: App;
   readonly database: Database;
   readonly promotion: ImagePromotion;
+  /** The image's migrations manifest and source commit after this update, for the next stage's promotion. */
+  readonly migrations: pulumi.Output<PlatformConfig["migrations"]>;
+  readonly sourceCommit: pulumi.Output<string | undefined>;
   /** The image to roll out in this update; undefined keeps the running one (the release remembers it). */
   readonly imageRef: pulumi.Output<string | undefined>;
 
@@ -60,7 +52,12 @@ export class Environment extends pulumi.ComponentResource {
     this.promotion = this.createPromotion(name, c);
     decided = this.promotion.digest.apply((): pulumi.Resource[] => []);
     this.imageRef = this.promotion.digest.apply((d) => (d ? formatImageRef(c.imageRepository, d) : undefined));
-    this.database = this.createDatabase(name, c, args.migrationsHash);
+    this.migrations = this.promotion.migrations;
+    this.sourceCommit = this.promotion.sourceCommit;
+    // The hash must be known when the program runs (it decides whether a pre-deploy backup is declared), so it comes
+    // from config: CI sets renewa:migrations with the digest, and `npm run promote` copies the source stage's.
+    const migrationsHash = c.migrations?.hash;
+    this.database = this.createDatabase(name, c, migrationsHash);
     const storage = new Storage(`${name}-storage`, { bucketName: c.tigrisBucket, org: c.org, protect: c.protect }, { parent: this });
     const cache = new Cache(`${name}-cache`, { databaseName: c.upstashDatabase, protect: c.protect }, { parent: this });
     const infraSecrets = pulumi.secret(
@@ -82,8 +79,8 @@ export class Environment extends pulumi.ComponentResource {
     // database keeps its data (a Path B restore is taken as is), so only its migrations count.
     const migrationTarget =
       c.kind === "pr"
-        ? pulumi.interpolate`${this.database.clusterId}/${this.database.databaseName}#${args.migrationsHash ?? ""}`
-        : args.migrationsHash;
+        ? pulumi.interpolate`${this.database.clusterId}/${this.database.databaseName}#${migrationsHash ?? ""}`
+        : migrationsHash;
     this.app = this.createApp(name, c, migrationTarget, c.kind === "pr" ? infraSecrets : undefined, syncDone);
     if (c.kind === "pr") {
       handOverSync([]);
@@ -91,7 +88,7 @@ export class Environment extends pulumi.ComponentResource {
       handOverSync([this.createSecretSync(name, c, infraSecrets)]);
       this.createGithubEnvironment(name, c);
     }
-    this.createDeploymentRecord(name, c, args.commit);
+    this.createDeploymentRecord(name, c);
 
     this.registerOutputs({
       appName: c.appName,
@@ -113,6 +110,10 @@ export class Environment extends pulumi.ComponentResource {
         allowUnverified: c.allowUnverifiedPromotion,
         stackOrg: c.stackOrg,
         project: pulumi.getProject(),
+        followSource: c.followSource,
+        expectedDigest: c.expectedDigest,
+        migrations: c.migrations,
+        sourceCommit: c.sourceCommit,
       },
       { parent: this },
     );
@@ -187,7 +188,7 @@ export class Environment extends pulumi.ComponentResource {
         owner: c.githubOwner,
         repository: c.githubRepository,
         environment: c.githubEnvironment as "development" | "staging" | "production",
-        reviewers: c.productionReviewers,
+        reviewers: c.kind === "production" ? c.productionReviewers : c.stagingReviewers,
         // The repository-wide pieces (ruleset, label, pr-preview environment) belong to one stack.
         manageRepository: c.kind === "development",
       },
@@ -205,7 +206,7 @@ export class Environment extends pulumi.ComponentResource {
     return `${c.stackOrg ?? pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`;
   }
 
-  private createDeploymentRecord(name: string, c: PlatformConfig, commit: string | undefined): void {
+  private createDeploymentRecord(name: string, c: PlatformConfig): void {
     new DeploymentRecord(
       `${name}-record`,
       {
@@ -218,7 +219,8 @@ export class Environment extends pulumi.ComponentResource {
         previousDigest: this.app.previousDigest,
         releaseVersion: this.app.releaseVersion,
         backupId: this.database.backupId,
-        commit: commit ?? "unknown",
+        // The app repository's commit the image was built from, not this program's.
+        commit: this.promotion.sourceCommit.apply((s) => s ?? "unknown"),
         promotionOverride: this.promotion.override,
       },
       { parent: this },

@@ -1,8 +1,9 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DIGEST_PATTERN, FLY_REGISTRY, formatImageRef } from "../src/image-ref";
+import { MigrationsManifest } from "../src/migrations/manifest";
 import { PromotionDecision, PromotionError, PromotionSource, decidePromotion, stackReferenceName } from "../src/promotion";
-import { LongLivedStack, StackInfo, promotionSource } from "../src/stacks";
+import { StackInfo, promotionSource } from "../src/stacks";
 
 export interface ImagePromotionArgs {
   /**
@@ -52,6 +53,46 @@ export interface ImagePromotionArgs {
    * @example "renewa-platform"
    */
   project: string;
+  /**
+   * `renewa:followSource`: drop a pin kept from an earlier run (this stack's `pinnedDigest` output) and follow
+   * `promoteFrom` again. Without it a pin holds across runs until a promotion moves it on.
+   * @default false
+   * @example true
+   */
+  followSource?: boolean;
+  /**
+   * `renewa:expectedDigest`: the digest a reviewer approved. Any other decision fails before anything changes.
+   * @default undefined (no expectation)
+   * @example "sha256:4f2c…(64 hex)"
+   */
+  expectedDigest?: string;
+  /**
+   * `renewa:migrations`: the manifest of the image this run deploys. On a promotion it must match the source
+   * stack's `migrations` output (the promote command copies it from there).
+   * @default undefined (the stack keeps the manifest it ran before)
+   */
+  migrations?: MigrationsManifest;
+  /**
+   * `renewa:sourceCommit`: the app repository's commit of the image this run deploys; on a promotion it must match
+   * the source stack's `sourceCommit` output.
+   * @default undefined (the source stack's, or the one this stack ran before)
+   * @example "3f1c…(40 hex)"
+   */
+  sourceCommit?: string;
+}
+
+/** What travels with a digest from stage to stage, as stack outputs. */
+interface Identity {
+  digest?: string;
+  migrations?: MigrationsManifest;
+  sourceCommit?: string;
+}
+
+/** A decision, the pin in force after it, and the identity of the image it deploys (or keeps). */
+export interface PromotionOutcome extends PromotionDecision {
+  pin?: string;
+  migrations?: MigrationsManifest;
+  sourceCommit?: string;
 }
 
 /**
@@ -60,6 +101,10 @@ export interface ImagePromotionArgs {
  * production refuses a digest staging has not rolled out successfully. The registry lookup is an invoke, so it runs
  * during `pulumi preview` and a mistyped digest fails the PR check.
  *
+ * A pin is kept in the stack's own outputs (`pinnedDigest`, read back through a StackReference to this stack), so
+ * it holds on every later `up` from any checkout until `followSource` or a new pin moves it; nobody commits a file.
+ * The digest's migrations manifest and source commit travel with it the same way (`migrations`, `sourceCommit`).
+ *
  * FLY_API_TOKEN is read from the environment when the program runs and handed to an explicit docker provider as a
  * secret (`x` / token is how registry.fly.io authenticates), so state only ever holds it encrypted.
  *
@@ -67,7 +112,8 @@ export interface ImagePromotionArgs {
  * const promotion = new ImagePromotion("app-image", {
  *   stack: cfg.stack, kind: cfg.kind, promoteFrom: cfg.promoteFrom, pinnedDigest: cfg.imageDigest,
  *   imageRepository: cfg.imageRepository, allowUnverified: cfg.allowUnverifiedPromotion,
- *   stackOrg: cfg.stackOrg, project: pulumi.getProject(),
+ *   stackOrg: cfg.stackOrg, project: pulumi.getProject(), followSource: cfg.followSource,
+ *   expectedDigest: cfg.expectedDigest, migrations: cfg.migrations, sourceCommit: cfg.sourceCommit,
  * });
  * export const imageDigest = promotion.digest;
  */
@@ -80,56 +126,57 @@ export class ImagePromotion extends pulumi.ComponentResource {
   public readonly source: pulumi.Output<PromotionSource>;
   /** True when production deploys a digest staging has not run, because `allowUnverified` was set. */
   public readonly override: pulumi.Output<boolean>;
+  /** The pin in force after this run (staging/production); undefined while the stack follows `promoteFrom`. */
+  public readonly pin: pulumi.Output<string | undefined>;
+  /** The migrations manifest of the image the stack runs after this update. */
+  public readonly migrations: pulumi.Output<MigrationsManifest | undefined>;
+  /** The app repository's commit of that image. */
+  public readonly sourceCommit: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: ImagePromotionArgs, opts?: pulumi.ComponentResourceOptions) {
     validateArgs(args);
     super("renewa:release:ImagePromotion", name, {}, opts);
 
     const from = args.promoteFrom;
+    // This stack's own last outputs: a pin and the identity of the running image survive runs that name neither.
+    const own = this.createReference(`${name}-self`, args.stack, args);
+    const ownPin = own.getOutput("pinnedDigest") as pulumi.Output<string | undefined>;
+    const ownIdentity = identityOf(own);
     // Production reads staging even when pinned: the gate applies to every digest production deploys.
-    const needsReference = from !== undefined && (args.pinnedDigest === undefined || args.kind === "production");
-    let sourceDigest: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    let source: pulumi.Output<Identity> = pulumi.output({});
     let released: pulumi.Output<string[] | undefined> = pulumi.output(undefined);
-    if (needsReference) {
-      const ref = this.createSourceReference(name, from, args);
-      sourceDigest = ref.getOutput("imageDigest") as pulumi.Output<string | undefined>;
+    if (from !== undefined) {
+      const ref = this.createReference(`${name}-${from}`, from, args);
+      source = identityOf(ref);
       if (args.kind === "production") released = ref.getOutput("releasedDigests") as pulumi.Output<string[] | undefined>;
     }
 
-    const decision = pulumi.all([sourceDigest, released]).apply(([s, r]) =>
-      decidePromotion({
-        stack: args.stack,
-        kind: args.kind,
-        pinnedDigest: args.pinnedDigest,
-        sourceDigest: s ?? undefined,
-        stagingReleased: r ?? undefined,
-        allowUnverified: args.allowUnverified,
-      }),
+    const outcome = pulumi.all([source, released, ownPin, ownIdentity]).apply(([s, r, p, o]) =>
+      decideOutcome(args, { source: s, stagingReleased: r ?? undefined, ownPin: p ?? undefined, own: o }),
     );
-    const verified = this.verifyInRegistry(name, decision, args);
+    const verified = this.verifyInRegistry(name, outcome, args);
 
     this.digest = verified.apply((d) => d.digest);
     this.imageRef = verified.apply((d) => (d.digest ? formatImageRef(args.imageRepository, d.digest) : undefined));
     this.source = verified.apply((d) => d.source);
     this.override = verified.apply((d) => d.override);
-    this.registerOutputs({ digest: this.digest, imageRef: this.imageRef, source: this.source, override: this.override });
+    this.pin = verified.apply((d) => d.pin);
+    this.migrations = verified.apply((d) => d.migrations);
+    this.sourceCommit = verified.apply((d) => d.sourceCommit);
+    this.registerOutputs({ digest: this.digest, imageRef: this.imageRef, source: this.source, override: this.override, pin: this.pin });
   }
 
-  private createSourceReference(name: string, from: LongLivedStack, args: ImagePromotionArgs): pulumi.StackReference {
+  private createReference(resourceName: string, stack: string, args: ImagePromotionArgs): pulumi.StackReference {
     const org = args.stackOrg ?? pulumi.getOrganization();
-    return new pulumi.StackReference(
-      `${name}-${from}`,
-      { name: stackReferenceName(org, args.project, from) },
-      { parent: this },
-    );
+    return new pulumi.StackReference(resourceName, { name: stackReferenceName(org, args.project, stack) }, { parent: this });
   }
 
   /** Looks the digest up in registry.fly.io; a miss stops preview with the stack, digest and what to check. */
   private verifyInRegistry(
     name: string,
-    decision: pulumi.Output<PromotionDecision>,
+    decision: pulumi.Output<PromotionOutcome>,
     args: ImagePromotionArgs,
-  ): pulumi.Output<PromotionDecision> {
+  ): pulumi.Output<PromotionOutcome> {
     const token = process.env.FLY_API_TOKEN;
     const provider = new docker.Provider(
       `${name}-registry`,
@@ -168,6 +215,56 @@ export class ImagePromotion extends pulumi.ComponentResource {
   }
 }
 
+function identityOf(ref: pulumi.StackReference): pulumi.Output<Identity> {
+  return pulumi
+    .all([ref.getOutput("imageDigest"), ref.getOutput("migrations"), ref.getOutput("sourceCommit")])
+    .apply(([digest, migrations, sourceCommit]) => ({ digest: digest ?? undefined, migrations: migrations ?? undefined, sourceCommit: sourceCommit ?? undefined }));
+}
+
+/**
+ * Exported for testing: the decision plus what travels with it. A pin holds until `followSource` (or a new pin); a
+ * promotion carries the source's manifest and commit, and refuses config that disagrees with them; a run that
+ * deploys nothing new keeps the identity the stack ran before. Throws PromotionError before anything changes.
+ */
+export function decideOutcome(
+  args: ImagePromotionArgs,
+  seen: { source: Identity; stagingReleased?: string[]; ownPin?: string; own: Identity },
+): PromotionOutcome {
+  const follows = args.promoteFrom !== undefined;
+  const pin = args.pinnedDigest ?? (follows && !args.followSource ? seen.ownPin : undefined);
+  const decision = decidePromotion({
+    stack: args.stack,
+    kind: args.kind,
+    pinnedDigest: pin,
+    sourceDigest: seen.source.digest,
+    stagingReleased: seen.stagingReleased,
+    allowUnverified: args.allowUnverified,
+  });
+  if (args.expectedDigest !== undefined && decision.digest !== args.expectedDigest) {
+    throw new PromotionError(
+      `stack ${args.stack}: the approved digest is ${args.expectedDigest} (renewa:expectedDigest) but this update would deploy ${decision.digest ?? "nothing"} (${decision.source}). ${args.promoteFrom ?? "The source"} moved on after the approval; nothing was changed. Start a new promotion and approve the digest it shows.`,
+    );
+  }
+  if (decision.source === "promoted") {
+    const src = seen.source;
+    if (args.migrations && src.migrations && args.migrations.hash !== src.migrations.hash) {
+      throw new PromotionError(`stack ${args.stack}: renewa:migrations (hash ${args.migrations.hash}) is not the manifest ${args.promoteFrom} runs with ${decision.digest} (hash ${src.migrations.hash}); nothing was changed. Promote with \`npm run promote\`, which copies it.`);
+    }
+    if (args.sourceCommit && src.sourceCommit && args.sourceCommit !== src.sourceCommit) {
+      throw new PromotionError(`stack ${args.stack}: renewa:sourceCommit ${args.sourceCommit} is not the commit ${args.promoteFrom} built ${decision.digest} from (${src.sourceCommit}); nothing was changed.`);
+    }
+    return { ...decision, pin: undefined, migrations: args.migrations ?? src.migrations, sourceCommit: args.sourceCommit ?? src.sourceCommit };
+  }
+  const fresh = args.pinnedDigest !== undefined && args.pinnedDigest !== seen.own.digest;
+  const keep = fresh ? {} : seen.own;
+  return {
+    ...decision,
+    pin: follows ? pin : undefined,
+    migrations: args.migrations ?? keep.migrations,
+    sourceCommit: args.sourceCommit ?? keep.sourceCommit,
+  };
+}
+
 /** Exported for testing: argument checks that need no runtime. */
 export function validateArgs(args: ImagePromotionArgs): void {
   const expected = promotionSource(args.kind);
@@ -182,6 +279,12 @@ export function validateArgs(args: ImagePromotionArgs): void {
   if (!args.imageRepository) throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`imageRepository\` is empty.`);
   if (args.allowUnverified && args.kind !== "production") {
     throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`allowUnverified\` only applies to production.`);
+  }
+  if (args.followSource && args.pinnedDigest !== undefined) {
+    throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`followSource\` and \`pinnedDigest\` contradict each other.`);
+  }
+  if ((args.followSource || args.expectedDigest !== undefined) && args.promoteFrom === undefined) {
+    throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`followSource\` and \`expectedDigest\` apply only to stacks that promote from another.`);
   }
 }
 
