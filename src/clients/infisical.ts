@@ -73,6 +73,50 @@ function isMissingRoute(err: unknown): boolean {
   return isApiError(err, 404) && /\broute\b/i.test(err.message);
 }
 
+/** Infisical's limit on a Fly connection's access token (flyio-connection-schemas: `.max(1000)`). */
+export const FLY_CONNECTION_TOKEN_MAX = 1000;
+
+/**
+ * Under a secret-approval policy a batch write answers `{approval}` (a change request) instead of `{secrets}`, with
+ * 200: nothing is written until someone approves it. That must never count as written.
+ */
+function assertWritten(body: unknown, what: string, loc: SecretLocation, baseUrl: string): void {
+  if (body && typeof body === "object" && "approval" in body) {
+    const id = (body as { approval?: { id?: string } }).approval?.id;
+    throw new Error(
+      `Infisical did not write ${what} in ${loc.environment}${loc.secretPath} (project ${loc.projectId}) at ${baseUrl}: a secret-approval policy turned the write into change request ${id ?? "(no id)"}, which needs an approval first. ` +
+        "Exempt the machine identity from the policy for this environment, or approve the request and run `pulumi up` again.",
+    );
+  }
+}
+
+function assertFlyToken(accessToken: string): void {
+  if (accessToken.length > FLY_CONNECTION_TOKEN_MAX) {
+    throw new Error(
+      `FLY_API_TOKEN is ${accessToken.length} characters; Infisical's Fly.io app connection accepts at most ${FLY_CONNECTION_TOKEN_MAX}. ` +
+        "An org token or a token with several caveats is longer; create a narrower one (`fly tokens create deploy -a <app>`) and export it as FLY_API_TOKEN.",
+    );
+  }
+}
+
+/**
+ * `autoRedeploy` and `destinationConfig.appName` arrived in Infisical in Feb 2026 (PR #5447); an older server drops
+ * unknown keys without an error, so the answer is the only place to notice that machines would never restart.
+ */
+function assertSyncOptionsKept(sync: FlySecretSync, config: FlySecretSyncConfig, baseUrl: string): FlySecretSync {
+  const lost = [
+    sync.syncOptions?.autoRedeploy === true ? undefined : "syncOptions.autoRedeploy",
+    sync.destinationConfig?.appName === config.appName ? undefined : "destinationConfig.appName",
+  ].filter(Boolean);
+  if (lost.length) {
+    throw new Error(
+      `Infisical at ${baseUrl} accepted secret sync "${config.name}" but dropped ${lost.join(" and ")}: the server predates them (Feb 2026). ` +
+        `Without autoRedeploy, synced secrets stay staged on ${config.appName} until the next deploy. Upgrade the Infisical server, then run \`pulumi up\` again.`,
+    );
+  }
+  return sync;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createInfisicalClient(options: InfisicalClientOptions = {}) {
@@ -132,8 +176,9 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
         return body.secrets.map((s) => s.secretKey);
       } catch (err) {
         if (!isMissingRoute(err)) throw err;
+        // v3 also defaults viewSecretValue to true: ask for names only here too.
         const body = await call<{ secrets: Array<{ secretKey: string }> }>("GET", "/api/v3/secrets/raw", {
-          query: { workspaceId: loc.projectId, environment: loc.environment, secretPath: loc.secretPath, expandSecretReferences: false },
+          query: { workspaceId: loc.projectId, environment: loc.environment, secretPath: loc.secretPath, expandSecretReferences: false, viewSecretValue: false },
         });
         return body.secrets.map((s) => s.secretKey);
       }
@@ -148,15 +193,17 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
       if (items.length === 0) return;
       try {
         // Upsert writes the same values again on a repeat, so a lost answer may be retried.
-        await call("PATCH", "/api/v4/secrets/batch", { body: { ...loc, mode: "upsert", secrets: items }, idempotent: true });
+        const written = await call("PATCH", "/api/v4/secrets/batch", { body: { ...loc, mode: "upsert", secrets: items }, idempotent: true });
+        assertWritten(written, `${items.length} secret(s)`, loc, baseUrl);
+        return;
       } catch (err) {
         if (!isMissingRoute(err)) throw err;
         const existing = new Set(await client.listSecretKeys(loc));
         const v3 = { workspaceId: loc.projectId, environment: loc.environment, secretPath: loc.secretPath };
         const update = items.filter((i) => existing.has(i.secretKey));
         const create = items.filter((i) => !existing.has(i.secretKey));
-        if (update.length) await call("PATCH", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets: update }, idempotent: true });
-        if (create.length) await call("POST", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets: create } });
+        if (update.length) assertWritten(await call("PATCH", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets: update }, idempotent: true }), `${update.length} secret(s)`, loc, baseUrl);
+        if (create.length) assertWritten(await call("POST", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets: create } }), `${create.length} secret(s)`, loc, baseUrl);
       }
     },
 
@@ -166,11 +213,11 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
       const secrets = keys.filter((k) => present.has(k)).map((secretKey) => ({ secretKey }));
       if (secrets.length === 0) return;
       try {
-        await call("DELETE", "/api/v4/secrets/batch", { body: { ...loc, secrets } });
+        assertWritten(await call("DELETE", "/api/v4/secrets/batch", { body: { ...loc, secrets } }), `the deletion of ${secrets.length} secret(s)`, loc, baseUrl);
       } catch (err) {
         if (!isMissingRoute(err)) throw err;
         const v3 = { workspaceId: loc.projectId, environment: loc.environment, secretPath: loc.secretPath };
-        await call("DELETE", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets } });
+        assertWritten(await call("DELETE", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets } }), `the deletion of ${secrets.length} secret(s)`, loc, baseUrl);
       }
     },
 
@@ -193,11 +240,13 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
     },
 
     async createFlyConnection(name: string, description: string, accessToken: string): Promise<FlyAppConnection> {
+      assertFlyToken(accessToken);
       const body = { name, description, method: "access-token", credentials: { accessToken } };
       return (await call<{ appConnection: FlyAppConnection }>("POST", connections, { body, redact: [accessToken] })).appConnection;
     },
 
     async updateFlyConnection(id: string, patch: { name?: string; description?: string; accessToken?: string }): Promise<FlyAppConnection> {
+      if (patch.accessToken !== undefined) assertFlyToken(patch.accessToken);
       const body = {
         name: patch.name,
         description: patch.description,
@@ -234,12 +283,14 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
     },
 
     async createFlySync(config: FlySecretSyncConfig): Promise<FlySecretSync> {
-      return (await call<{ secretSync: FlySecretSync }>("POST", syncs, { body: syncBody(config) })).secretSync;
+      const sync = (await call<{ secretSync: FlySecretSync }>("POST", syncs, { body: syncBody(config) })).secretSync;
+      return assertSyncOptionsKept(sync, config, baseUrl);
     },
 
     async updateFlySync(id: string, config: FlySecretSyncConfig): Promise<FlySecretSync> {
       const { projectId: _projectId, ...patch } = syncBody(config);
-      return (await call<{ secretSync: FlySecretSync }>("PATCH", `${syncs}/${id}`, { body: patch, idempotent: true })).secretSync;
+      const sync = (await call<{ secretSync: FlySecretSync }>("PATCH", `${syncs}/${id}`, { body: patch, idempotent: true })).secretSync;
+      return assertSyncOptionsKept(sync, config, baseUrl);
     },
 
     /** Deletes the sync but leaves the app's secrets in place (`removeSecrets=false`): the app keeps running. */
