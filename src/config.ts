@@ -183,7 +183,7 @@ const REQUIRED: Record<StackInfo["kind"], ConfigKey[]> = {
 };
 const ONLY_PRODUCTION = {
   allowUnverifiedPromotion: "only production gates promotion",
-  productionReviewers: "only the production GitHub environment has these required reviewers",
+  productionReviewers: "only the production GitHub environment has required reviewers",
 };
 const ONLY_PROMOTED = {
   followSource: "only staging and production follow a previous stage",
