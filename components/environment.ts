@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../src/config";
 import { formatImageRef } from "../src/image-ref";
 import { DeploymentRecord } from "../src/providers/deployment-record";
+import { HUMAN_MANAGED_SECRETS } from "../src/providers/infisical-secrets";
 import { App } from "./app";
 import { Cache } from "./cache";
 import { Database } from "./database";
@@ -81,7 +82,7 @@ export class Environment extends pulumi.ComponentResource {
       c.kind === "pr"
         ? pulumi.interpolate`${this.database.clusterId}/${this.database.databaseName}#${migrationsHash ?? ""}`
         : migrationsHash;
-    this.app = this.createApp(name, c, migrationTarget, c.kind === "pr" ? infraSecrets : undefined, syncDone);
+    this.app = this.createApp(name, c, migrationTarget, c.kind === "pr" ? this.prSecrets(infraSecrets) : undefined, syncDone);
     if (c.kind === "pr") {
       handOverSync([]);
     } else {
@@ -96,6 +97,20 @@ export class Environment extends pulumi.ComponentResource {
       imageDigest: this.app.digest,
       databaseClusterId: this.database.clusterId,
     });
+  }
+
+  /**
+   * A PR app gets no Infisical sync, so every secret it needs is staged on it: the infrastructure ones, and the
+   * human-managed ones, which the PR workflow fetches from Infisical (OIDC) into the environment of `pulumi up` for
+   * that one step. They go to state only inside AppSecrets' secret input (encrypted); its outputs keep digests.
+   */
+  private prSecrets(infra: pulumi.Output<Record<string, string>>): pulumi.Output<Record<string, string>> {
+    const human = Object.fromEntries(HUMAN_MANAGED_SECRETS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
+    const missing = HUMAN_MANAGED_SECRETS.filter((k) => !process.env[k]);
+    if (missing.length) {
+      void pulumi.log.warn(`PR preview without ${missing.join(", ")}: not in the environment of \`pulumi up\`, so not staged on the app. The PR workflow fetches them from Infisical.`, this);
+    }
+    return pulumi.secret(infra.apply((values) => ({ ...values, ...human })));
   }
 
   private createPromotion(name: string, c: PlatformConfig): ImagePromotion {
