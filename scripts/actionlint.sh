@@ -13,7 +13,7 @@ ACTIONLINT_VERSION="1.7.7"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-if on_path="$(command -v actionlint 2>/dev/null)" && [[ "$("$on_path" -version 2>/dev/null | head -n1)" == "$ACTIONLINT_VERSION" ]]; then
+if on_path="$(command -v actionlint 2>/dev/null)" && [[ "$("$on_path" -version 2>/dev/null | head -n1)" == "v$ACTIONLINT_VERSION" ]]; then
   echo "$on_path"
   exit 0
 fi
