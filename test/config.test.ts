@@ -205,3 +205,16 @@ describe("parseConfig: what travels with the digest", () => {
     ]);
   });
 });
+
+describe("the production stack file", () => {
+  it("names its approvers as a team, so the team is resolved as a team (GET /orgs/{org}/teams/{slug}), not as a user", async () => {
+    const fs = await import("fs");
+    const path = await import("path");
+    const { runtimeConfig } = await import("../src/cli/stack-file");
+    const { parseReviewer } = await import("../components/github-environment");
+    const file = path.join(__dirname, "..", "Pulumi.production.yaml");
+    const c = parseConfig("production", runtimeConfig(fs.readFileSync(file, "utf8"), file));
+    expect(c.productionReviewers).toEqual(["team:renewa/release-managers"]);
+    expect(c.productionReviewers!.map((r) => parseReviewer(r))).toEqual([{ kind: "team", org: "renewa", slug: "release-managers" }]);
+  });
+});
