@@ -88,7 +88,7 @@ describe("npm run rollback", () => {
     expect(text).toContain(`running now:  ${C} (release v3`);
     expect(text).toContain(`roll back to: ${B} (release v2, 2026-06-02T10:00:00.000Z, commit 222222222222, issue #2)`);
     expect(text).toContain("pre-deploy backup of the running release: bkp_v3");
-    expect(text).toContain(`pulumi config set renewa:imageDigest ${B} -s production`);
+    expect(text).toContain(`1. for this run: renewa:imageDigest ${B} on production (the stack keeps it as its pinnedDigest output)`);
     expect(text).toContain("Dry run: nothing was changed.");
     expect(out.errors.join("\n")).toMatch(/issue #5 is labelled deployment-record but unreadable \(record block is not valid JSON/);
     expect(runner.calls).toEqual([]);

@@ -28,7 +28,8 @@ export const ROLLBACK: CommandSpec = {
   },
   notes: [
     "Steps: read the deployment-record issues of <env> (GITHUB_TOKEN); pick the digest that ran before the running",
-    "one first ran; confirm; pulumi config set renewa:imageDigest <digest> -s <env>; pulumi up -s <env>.",
+    "one first ran; confirm; pulumi up -s <env> with renewa:imageDigest <digest> set for that run only. The pin then",
+    "holds in the stack's pinnedDigest output (every later up keeps it) until `npm run promote` moves <env> on.",
     "Only the image changes. Migrations are N-1 compatible, so the previous image runs on the current schema. To",
     "restore data, use Path B: fly mpg restore, then `npm run repoint -- <env> <new-cluster-id>`.",
   ],
@@ -77,8 +78,8 @@ export async function rollback(argv: string[], deps: RollbackDeps): Promise<numb
   io.out(`  running now:  ${running ?? "nothing"}${current ? ` (${describe(current)})` : " (no record of it)"}`);
   io.out(`  roll back to: ${target.digest} (${describe(target)})`);
   if (current?.backupId) io.out(`  pre-deploy backup of the running release: ${current.backupId} (for Path B, if data must go back too)`);
-  io.out(`  1. pulumi config set renewa:imageDigest ${target.digest} -s ${env}`);
-  io.out(`  2. pulumi up -s ${env}`);
+  io.out(`  1. for this run: renewa:imageDigest ${target.digest} on ${env} (the stack keeps it as its pinnedDigest output)`);
+  io.out(`  2. pulumi up -s ${env}; then remove the run's config (nothing to commit)`);
   if (parsed.dryRun) {
     io.out("Dry run: nothing was changed.");
     return 0;

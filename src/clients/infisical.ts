@@ -5,6 +5,7 @@
  * Secret values are sent, never logged, and lists are requested with `viewSecretValue=false` so none come back.
  */
 import { HttpClient, HttpClientOptions, RequestOptions, createHttpClient, isApiError, requireEnv, timeScale } from "./http";
+import { assertFlyToken, assertSyncOptionsKept, assertWritten } from "./infisical-checks";
 
 export const INFISICAL_API_DEFAULT = "https://eu.infisical.com";
 
@@ -71,50 +72,6 @@ function infisicalErrorText(body: unknown): string | undefined {
 /** A 404 for an unknown route (a deployment without v4 secret routes), as opposed to "project not found". */
 function isMissingRoute(err: unknown): boolean {
   return isApiError(err, 404) && /\broute\b/i.test(err.message);
-}
-
-/** Infisical's limit on a Fly connection's access token (flyio-connection-schemas: `.max(1000)`). */
-export const FLY_CONNECTION_TOKEN_MAX = 1000;
-
-/**
- * Under a secret-approval policy a batch write answers `{approval}` (a change request) instead of `{secrets}`, with
- * 200: nothing is written until someone approves it. That must never count as written.
- */
-function assertWritten(body: unknown, what: string, loc: SecretLocation, baseUrl: string): void {
-  if (body && typeof body === "object" && "approval" in body) {
-    const id = (body as { approval?: { id?: string } }).approval?.id;
-    throw new Error(
-      `Infisical did not write ${what} in ${loc.environment}${loc.secretPath} (project ${loc.projectId}) at ${baseUrl}: a secret-approval policy turned the write into change request ${id ?? "(no id)"}, which needs an approval first. ` +
-        "Exempt the machine identity from the policy for this environment, or approve the request and run `pulumi up` again.",
-    );
-  }
-}
-
-function assertFlyToken(accessToken: string): void {
-  if (accessToken.length > FLY_CONNECTION_TOKEN_MAX) {
-    throw new Error(
-      `FLY_API_TOKEN is ${accessToken.length} characters; Infisical's Fly.io app connection accepts at most ${FLY_CONNECTION_TOKEN_MAX}. ` +
-        "An org token or a token with several caveats is longer; create a narrower one (`fly tokens create deploy -a <app>`) and export it as FLY_API_TOKEN.",
-    );
-  }
-}
-
-/**
- * `autoRedeploy` and `destinationConfig.appName` arrived in Infisical in Feb 2026 (PR #5447); an older server drops
- * unknown keys without an error, so the answer is the only place to notice that machines would never restart.
- */
-function assertSyncOptionsKept(sync: FlySecretSync, config: FlySecretSyncConfig, baseUrl: string): FlySecretSync {
-  const lost = [
-    sync.syncOptions?.autoRedeploy === true ? undefined : "syncOptions.autoRedeploy",
-    sync.destinationConfig?.appName === config.appName ? undefined : "destinationConfig.appName",
-  ].filter(Boolean);
-  if (lost.length) {
-    throw new Error(
-      `Infisical at ${baseUrl} accepted secret sync "${config.name}" but dropped ${lost.join(" and ")}: the server predates them (Feb 2026). ` +
-        `Without autoRedeploy, synced secrets stay staged on ${config.appName} until the next deploy. Upgrade the Infisical server, then run \`pulumi up\` again.`,
-    );
-  }
-  return sync;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
