@@ -250,6 +250,11 @@ export function decideOutcome(
     if (args.migrations && src.migrations && args.migrations.hash !== src.migrations.hash) {
       throw new PromotionError(`stack ${args.stack}: renewa:migrations (hash ${args.migrations.hash}) is not the manifest ${args.promoteFrom} runs with ${decision.digest} (hash ${src.migrations.hash}); nothing was changed. Promote with \`npm run promote\`, which copies it.`);
     }
+    // The backup decision needs the hash while the program runs, so it comes from config; a new image whose source
+    // has a manifest must bring it, or its migrations would run with no pre-deploy backup.
+    if (!args.migrations && src.migrations && decision.digest !== seen.own.digest) {
+      throw new PromotionError(`stack ${args.stack}: ${args.promoteFrom} runs ${decision.digest} with migrations ${src.migrations.hash}, but this update was not given them (renewa:migrations), so no pre-deploy backup could be taken; nothing was changed. Promote with \`npm run promote -- ${args.promoteFrom} ${args.stack}\`, which hands them over.`);
+    }
     if (args.sourceCommit && src.sourceCommit && args.sourceCommit !== src.sourceCommit) {
       throw new PromotionError(`stack ${args.stack}: renewa:sourceCommit ${args.sourceCommit} is not the commit ${args.promoteFrom} built ${decision.digest} from (${src.sourceCommit}); nothing was changed.`);
     }

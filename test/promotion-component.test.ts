@@ -210,8 +210,15 @@ describe("decideOutcome", () => {
   it("refuses a manifest or commit that is not the one the source runs with the digest", () => {
     const seen = { source: { digest: B, migrations: m("1"), sourceCommit: "1".repeat(40) }, own: {} };
     expect(() => decideOutcome({ ...staging, followSource: true, migrations: m("2") }, seen)).toThrow(/renewa:migrations \(hash sha256:2+\) is not the manifest development runs/);
-    expect(() => decideOutcome({ ...staging, followSource: true, sourceCommit: "2".repeat(40) }, seen)).toThrow(/is not the commit development built/);
+    expect(() => decideOutcome({ ...staging, followSource: true, migrations: m("1"), sourceCommit: "2".repeat(40) }, seen)).toThrow(/is not the commit development built/);
     expect(decideOutcome({ ...staging, followSource: true, migrations: m("1") }, seen)).toMatchObject({ digest: B, migrations: m("1"), sourceCommit: "1".repeat(40) });
+  });
+
+  it("a new image whose source has a manifest must come with it (a plain up would skip the pre-deploy backup)", () => {
+    const seen = { source: { digest: B, migrations: m("1") }, own: { digest: A } };
+    expect(() => decideOutcome({ ...staging, followSource: true }, seen)).toThrow(/development runs sha256:b+ with migrations sha256:1+, but this update was not given them .*npm run promote -- development staging/);
+    // The image staging already runs: nothing migrates, so nothing is refused.
+    expect(decideOutcome(staging, { source: { digest: A, migrations: m("1") }, own: { digest: A } })).toMatchObject({ digest: A, migrations: m("1") });
   });
 
   it("a run that deploys nothing new keeps the manifest and commit the stack ran before; a new digest never inherits them", () => {
