@@ -194,6 +194,14 @@ describe("credentials that fit", () => {
       for (const v of ["PULUMI_ACCESS_TOKEN", "PULUMI_CONFIG_PASSPHRASE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) expect(env[v], `${file} ${name} ${v}`).toBe(`\${{ secrets.${v} }}`);
       expect(env.PULUMI_BACKEND_URL).toBe("${{ vars.PULUMI_BACKEND_URL }}");
     }
+    // Infisical through the job's OIDC token (the EU instance), never a stored Infisical secret.
+    const setup = parse(text(".github/actions/platform-setup/action.yml"));
+    expect(setup.inputs["infisical-domain"].default).toBe("https://eu.infisical.com");
+    expect(setup.runs.steps.find((s: Step) => s.run?.includes("oidc-auth/login")).run).toContain("::add-mask::");
+    for (const { file, name, job } of deployJobs()) {
+      expect(job.permissions?.["id-token"], `${file} ${name}`).toBe("write");
+      expect(job.steps!.find((s) => s.uses === "./.github/actions/platform-setup")?.with, `${file} ${name}`).toEqual({ "infisical-identity-id": "${{ vars.INFISICAL_IDENTITY_ID }}" });
+    }
     // The stacks that write GitHub environment secrets get FLY_MPG_TOKEN to write.
     expect(pulumiStep(wf(`${HERE}/deploy-development.yml`).jobs.deploy).env!.FLY_MPG_TOKEN).toBe("${{ secrets.FLY_MPG_TOKEN }}");
     expect(pulumiStep(wf(`${HERE}/promote.yml`).jobs.promote).env!.FLY_MPG_TOKEN).toBe("${{ secrets.FLY_MPG_TOKEN }}");

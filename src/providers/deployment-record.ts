@@ -222,7 +222,8 @@ const provider = new DeploymentRecordProvider();
  * new DeploymentRecord("app-record", {
  *   owner: cfg.githubOwner, repository: cfg.githubRepository, stack: cfg.stack, environment: cfg.stack,
  *   appName: cfg.appName, digest: release.digest, imageRef: promotion.imageRef, previousDigest: release.previousDigest,
- *   backupId: database.backupId, releaseVersion: release.releaseVersion, commit: process.env.GITHUB_SHA ?? "unknown",
+ *   backupId: database.backupId, releaseVersion: release.releaseVersion,
+ *   commit: promotion.sourceCommit.apply((c) => c ?? "unknown"), // the app commit the image was built from
  *   promotionOverride: promotion.override,
  * }, { parent: this });
  */
