@@ -151,9 +151,13 @@ export class ImagePromotion extends pulumi.ComponentResource {
       if (args.kind === "production") released = ref.getOutput("releasedDigests") as pulumi.Output<string[] | undefined>;
     }
 
-    const outcome = pulumi.all([source, released, ownPin, ownIdentity]).apply(([s, r, p, o]) =>
-      decideOutcome(args, { source: s, stagingReleased: r ?? undefined, ownPin: p ?? undefined, own: o }),
-    );
+    // The digest (and production's gate) waits only for what it needs, so a refusal comes as early as it can.
+    const decision = pulumi
+      .all([source, released, needsOwnPin(args) ? ownPin : pulumi.output(undefined)])
+      .apply(([s, r, p]) => decideDigest(args, { sourceDigest: s.digest, stagingReleased: r ?? undefined, ownPin: p ?? undefined }));
+    const outcome = pulumi
+      .all([decision, source, ownIdentity])
+      .apply(([d, s, o]): PromotionOutcome => ({ ...d, ...identityFor(args, d, s, o), digest: d.digest }));
     const verified = this.verifyInRegistry(name, outcome, args);
 
     this.digest = verified.apply((d) => d.digest);
@@ -221,22 +225,25 @@ function identityOf(ref: pulumi.StackReference): pulumi.Output<Identity> {
     .apply(([digest, migrations, sourceCommit]) => ({ digest: digest ?? undefined, migrations: migrations ?? undefined, sourceCommit: sourceCommit ?? undefined }));
 }
 
+/** Whether the decision needs the pin kept in this stack's own outputs (only a follower without a new instruction). */
+function needsOwnPin(args: ImagePromotionArgs): boolean {
+  return args.promoteFrom !== undefined && args.pinnedDigest === undefined && !args.followSource;
+}
+
 /**
- * Exported for testing: the decision plus what travels with it. A pin holds until `followSource` (or a new pin); a
- * promotion carries the source's manifest and commit, and refuses config that disagrees with them; a run that
- * deploys nothing new keeps the identity the stack ran before. Throws PromotionError before anything changes.
+ * Exported for testing: which digest, and the pin in force after it. A pin holds until `followSource` (or a new
+ * pin); the approved digest must be the one decided. Throws PromotionError before anything changes.
  */
-export function decideOutcome(
+export function decideDigest(
   args: ImagePromotionArgs,
-  seen: { source: Identity; stagingReleased?: string[]; ownPin?: string; own: Identity },
-): PromotionOutcome {
-  const follows = args.promoteFrom !== undefined;
-  const pin = args.pinnedDigest ?? (follows && !args.followSource ? seen.ownPin : undefined);
+  seen: { sourceDigest?: string; stagingReleased?: string[]; ownPin?: string },
+): PromotionDecision & { pin?: string } {
+  const pin = args.pinnedDigest ?? (needsOwnPin(args) ? seen.ownPin : undefined);
   const decision = decidePromotion({
     stack: args.stack,
     kind: args.kind,
     pinnedDigest: pin,
-    sourceDigest: seen.source.digest,
+    sourceDigest: seen.sourceDigest,
     stagingReleased: seen.stagingReleased,
     allowUnverified: args.allowUnverified,
   });
@@ -245,29 +252,32 @@ export function decideOutcome(
       `stack ${args.stack}: the approved digest is ${args.expectedDigest} (renewa:expectedDigest) but this update would deploy ${decision.digest ?? "nothing"} (${decision.source}). ${args.promoteFrom ?? "The source"} moved on after the approval; nothing was changed. Start a new promotion and approve the digest it shows.`,
     );
   }
+  return { ...decision, pin: decision.source === "pinned" && args.promoteFrom !== undefined ? pin : undefined };
+}
+
+/**
+ * Exported for testing: what travels with the decided digest. A promotion carries the source's manifest and commit
+ * and refuses config that disagrees with them (or a new image whose manifest it was not given, since the pre-deploy
+ * backup needs it); a run that deploys nothing new keeps what the stack ran before. Throws PromotionError.
+ */
+export function identityFor(args: ImagePromotionArgs, decision: PromotionDecision, source: Identity, own: Identity): Identity {
   if (decision.source === "promoted") {
-    const src = seen.source;
-    if (args.migrations && src.migrations && args.migrations.hash !== src.migrations.hash) {
-      throw new PromotionError(`stack ${args.stack}: renewa:migrations (hash ${args.migrations.hash}) is not the manifest ${args.promoteFrom} runs with ${decision.digest} (hash ${src.migrations.hash}); nothing was changed. Promote with \`npm run promote\`, which copies it.`);
+    if (args.migrations && source.migrations && args.migrations.hash !== source.migrations.hash) {
+      throw new PromotionError(`stack ${args.stack}: renewa:migrations (hash ${args.migrations.hash}) is not the manifest ${args.promoteFrom} runs with ${decision.digest} (hash ${source.migrations.hash}); nothing was changed. Promote with \`npm run promote\`, which copies it.`);
     }
     // The backup decision needs the hash while the program runs, so it comes from config; a new image whose source
     // has a manifest must bring it, or its migrations would run with no pre-deploy backup.
-    if (!args.migrations && src.migrations && decision.digest !== seen.own.digest) {
-      throw new PromotionError(`stack ${args.stack}: ${args.promoteFrom} runs ${decision.digest} with migrations ${src.migrations.hash}, but this update was not given them (renewa:migrations), so no pre-deploy backup could be taken; nothing was changed. Promote with \`npm run promote -- ${args.promoteFrom} ${args.stack}\`, which hands them over.`);
+    if (!args.migrations && source.migrations && decision.digest !== own.digest) {
+      throw new PromotionError(`stack ${args.stack}: ${args.promoteFrom} runs ${decision.digest} with migrations ${source.migrations.hash}, but this update was not given them (renewa:migrations), so no pre-deploy backup could be taken; nothing was changed. Promote with \`npm run promote -- ${args.promoteFrom} ${args.stack}\`, which hands them over.`);
     }
-    if (args.sourceCommit && src.sourceCommit && args.sourceCommit !== src.sourceCommit) {
-      throw new PromotionError(`stack ${args.stack}: renewa:sourceCommit ${args.sourceCommit} is not the commit ${args.promoteFrom} built ${decision.digest} from (${src.sourceCommit}); nothing was changed.`);
+    if (args.sourceCommit && source.sourceCommit && args.sourceCommit !== source.sourceCommit) {
+      throw new PromotionError(`stack ${args.stack}: renewa:sourceCommit ${args.sourceCommit} is not the commit ${args.promoteFrom} built ${decision.digest} from (${source.sourceCommit}); nothing was changed.`);
     }
-    return { ...decision, pin: undefined, migrations: args.migrations ?? src.migrations, sourceCommit: args.sourceCommit ?? src.sourceCommit };
+    return { digest: decision.digest, migrations: args.migrations ?? source.migrations, sourceCommit: args.sourceCommit ?? source.sourceCommit };
   }
-  const fresh = args.pinnedDigest !== undefined && args.pinnedDigest !== seen.own.digest;
-  const keep = fresh ? {} : seen.own;
-  return {
-    ...decision,
-    pin: follows ? pin : undefined,
-    migrations: args.migrations ?? keep.migrations,
-    sourceCommit: args.sourceCommit ?? keep.sourceCommit,
-  };
+  const fresh = args.pinnedDigest !== undefined && args.pinnedDigest !== own.digest;
+  const keep = fresh ? {} : own;
+  return { digest: decision.digest, migrations: args.migrations ?? keep.migrations, sourceCommit: args.sourceCommit ?? keep.sourceCommit };
 }
 
 /** Exported for testing: argument checks that need no runtime. */

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ImagePromotionArgs, decideOutcome } from "../components/image-promotion";
+import { type ImagePromotionArgs, decideDigest, identityFor } from "../components/image-promotion";
 import { runTsAsync } from "./harness/engine";
 import { PromotionMockState, isSecret, promotionMocks, unsecret } from "./fakes/promotion-mocks";
 import { RegistryFake, createRegistryFake } from "./fakes/registry";
@@ -193,7 +193,14 @@ describe("ImagePromotion", () => {
   });
 });
 
-describe("decideOutcome", () => {
+type Seen = Parameters<typeof identityFor>[2] extends infer I ? { source: I; own: I; ownPin?: string; stagingReleased?: string[] } : never;
+/** The component's two steps in order: the digest (and pin), then what travels with it. */
+const decideOutcome = (args: ImagePromotionArgs, seen: Seen) => {
+  const d = decideDigest(args, { sourceDigest: seen.source.digest, stagingReleased: seen.stagingReleased, ownPin: seen.ownPin });
+  return { ...d, ...identityFor(args, d, seen.source, seen.own) };
+};
+
+describe("decideDigest and identityFor", () => {
   const staging = { ...base, stack: "staging", kind: "staging", promoteFrom: "development" } as const;
   const m = (d: string) => ({ hash: `sha256:${d.repeat(64)}`, files: [] });
 
