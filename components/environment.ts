@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../src/config";
 import { formatImageRef } from "../src/image-ref";
-import type { MigrationsManifest } from "../src/migrations/manifest";
 import type { ReleaseHistoryEntry } from "../src/migrations/rollback-safety";
 import { DeploymentRecord } from "../src/providers/deployment-record";
+import { HUMAN_MANAGED_SECRETS } from "../src/providers/infisical-secrets";
 import { App } from "./app";
 import { Cache } from "./cache";
 import { Database } from "./database";
@@ -18,22 +18,6 @@ export interface EnvironmentArgs {
    * @example loadConfig()
    */
   config: PlatformConfig;
-  /**
-   * Content hash of the migrations folder; a change takes a pre-deploy backup and recreates a PR's database.
-   * @default undefined (unknown: no backup is taken, a PR database is kept)
-   */
-  migrationsHash?: string;
-  /**
-   * Git commit of this program's checkout, written into deployment records.
-   * @default undefined
-   * @example process.env.GITHUB_SHA
-   */
-  commit?: string;
-  /**
-   * The migrations that travel with the image; each release's deployment record says which of them it applied.
-   * @default undefined (records carry no migrations)
-   */
-  migrations?: MigrationsManifest;
   /**
    * This stack's releases from its deployment records, for the contract-migration guard on a pinned digest.
    * @default undefined (no guard)
@@ -55,6 +39,9 @@ export class Environment extends pulumi.ComponentResource {
   readonly app: App;
   readonly database: Database;
   readonly promotion: ImagePromotion;
+  /** The image's migrations manifest and source commit after this update, for the next stage's promotion. */
+  readonly migrations: pulumi.Output<PlatformConfig["migrations"]>;
+  readonly sourceCommit: pulumi.Output<string | undefined>;
   /** The image to roll out in this update; undefined keeps the running one (the release remembers it). */
   readonly imageRef: pulumi.Output<string | undefined>;
 
@@ -79,7 +66,12 @@ export class Environment extends pulumi.ComponentResource {
     this.promotion = this.createPromotion(name, c, args.releaseHistory);
     decided = this.promotion.digest.apply((): pulumi.Resource[] => []);
     this.imageRef = this.promotion.digest.apply((d) => (d ? formatImageRef(c.imageRepository, d) : undefined));
-    this.database = this.createDatabase(name, c, args.migrationsHash);
+    this.migrations = this.promotion.migrations;
+    this.sourceCommit = this.promotion.sourceCommit;
+    // The hash must be known when the program runs (it decides whether a pre-deploy backup is declared), so it comes
+    // from config: CI sets renewa:migrations with the digest, and `npm run promote` copies the source stage's.
+    const migrationsHash = c.migrations?.hash;
+    this.database = this.createDatabase(name, c, migrationsHash);
     const storage = new Storage(`${name}-storage`, { bucketName: c.tigrisBucket, org: c.org, protect: c.protect }, { parent: this });
     const cache = new Cache(`${name}-cache`, { databaseName: c.upstashDatabase, protect: c.protect }, { parent: this });
     const infraSecrets = pulumi.secret(
@@ -101,16 +93,16 @@ export class Environment extends pulumi.ComponentResource {
     // database keeps its data (a Path B restore is taken as is), so only its migrations count.
     const migrationTarget =
       c.kind === "pr"
-        ? pulumi.interpolate`${this.database.clusterId}/${this.database.databaseName}#${args.migrationsHash ?? ""}`
-        : args.migrationsHash;
-    this.app = this.createApp(name, c, migrationTarget, c.kind === "pr" ? infraSecrets : undefined, syncDone);
+        ? pulumi.interpolate`${this.database.clusterId}/${this.database.databaseName}#${migrationsHash ?? ""}`
+        : migrationsHash;
+    this.app = this.createApp(name, c, migrationTarget, c.kind === "pr" ? this.prSecrets(infraSecrets) : undefined, syncDone);
     if (c.kind === "pr") {
       handOverSync([]);
     } else {
       handOverSync([this.createSecretSync(name, c, infraSecrets)]);
       this.createGithubEnvironment(name, c);
     }
-    this.createDeploymentRecord(name, c, args.commit, args.migrations);
+    this.createDeploymentRecord(name, c);
 
     this.registerOutputs({
       appName: c.appName,
@@ -118,6 +110,20 @@ export class Environment extends pulumi.ComponentResource {
       imageDigest: this.app.digest,
       databaseClusterId: this.database.clusterId,
     });
+  }
+
+  /**
+   * A PR app gets no Infisical sync, so every secret it needs is staged on it: the infrastructure ones, and the
+   * human-managed ones, which the PR workflow fetches from Infisical (OIDC) into the environment of `pulumi up` for
+   * that one step. They go to state only inside AppSecrets' secret input (encrypted); its outputs keep digests.
+   */
+  private prSecrets(infra: pulumi.Output<Record<string, string>>): pulumi.Output<Record<string, string>> {
+    const human = Object.fromEntries(HUMAN_MANAGED_SECRETS.filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
+    const missing = HUMAN_MANAGED_SECRETS.filter((k) => !process.env[k]);
+    if (missing.length) {
+      void pulumi.log.warn(`PR preview without ${missing.join(", ")}: not in the environment of \`pulumi up\`, so not staged on the app. The PR workflow fetches them from Infisical.`, this);
+    }
+    return pulumi.secret(infra.apply((values) => ({ ...values, ...human })));
   }
 
   private createPromotion(name: string, c: PlatformConfig, releaseHistory: EnvironmentArgs["releaseHistory"]): ImagePromotion {
@@ -134,6 +140,10 @@ export class Environment extends pulumi.ComponentResource {
         project: pulumi.getProject(),
         releaseHistory,
         allowContractRollback: c.allowContractRollback,
+        followSource: c.followSource,
+        expectedDigest: c.expectedDigest,
+        migrations: c.migrations,
+        sourceCommit: c.sourceCommit,
       },
       { parent: this },
     );
@@ -207,7 +217,7 @@ export class Environment extends pulumi.ComponentResource {
         owner: c.githubOwner,
         repository: c.githubRepository,
         environment: c.githubEnvironment as "development" | "staging" | "production",
-        reviewers: c.productionReviewers,
+        reviewers: c.kind === "production" ? c.productionReviewers : c.stagingReviewers,
         // The repository-wide pieces (ruleset, label, pr-preview environment) belong to one stack.
         manageRepository: c.kind === "development",
       },
@@ -225,7 +235,7 @@ export class Environment extends pulumi.ComponentResource {
     return `${c.stackOrg ?? pulumi.getOrganization()}/${pulumi.getProject()}/${stack}`;
   }
 
-  private createDeploymentRecord(name: string, c: PlatformConfig, commit: string | undefined, migrations: MigrationsManifest | undefined): void {
+  private createDeploymentRecord(name: string, c: PlatformConfig): void {
     new DeploymentRecord(
       `${name}-record`,
       {
@@ -238,9 +248,11 @@ export class Environment extends pulumi.ComponentResource {
         previousDigest: this.app.previousDigest,
         releaseVersion: this.app.releaseVersion,
         backupId: this.database.backupId,
-        commit: commit ?? "unknown",
+        // The app repository's commit the image was built from, not this program's.
+        commit: this.promotion.sourceCommit.apply((s) => s ?? "unknown"),
         promotionOverride: this.promotion.override,
-        migrations,
+        // The migrations that travel with the running image: the record says which of them this release applied.
+        migrations: this.promotion.migrations,
         contractRollback: this.promotion.contractRollback,
       },
       { parent: this },

@@ -28,9 +28,11 @@ export interface GithubEnvironmentArgs {
    */
   environment: GithubEnvironmentName;
   /**
-   * GitHub logins who approve deployments (1 to 6). Required on production, refused elsewhere.
+   * Who approves deployments (1 to 6): `user:<login>` or `team:<owner>/<team-slug>` (a team of the owner's
+   * organization). Required on production, optional on staging, refused elsewhere. Each is resolved to its numeric
+   * id the way its kind needs (`GET /users/{login}`, `GET /orgs/{org}/teams/{slug}`); an unknown one fails preview.
    * @default undefined
-   * @example ["alice", "bob"]
+   * @example ["user:alice", "team:renewa/release-managers"]
    */
   reviewers?: string[];
   /**
@@ -64,15 +66,21 @@ export function validateGithubEnvironmentArgs(args: GithubEnvironmentArgs): stri
   const reviewers = args.reviewers;
   if (args.environment === "production") {
     if (!reviewers || reviewers.length < 1 || reviewers.length > 6) {
-      problems.push(`\`reviewers\` must list 1 to 6 GitHub logins on production (got ${reviewers?.length ?? 0}); set renewa:productionReviewers.`);
+      problems.push(`\`reviewers\` must list 1 to 6 users or teams on production (got ${reviewers?.length ?? 0}); set renewa:productionReviewers.`);
     }
+  } else if (args.environment === "staging") {
+    if (reviewers && (reviewers.length < 1 || reviewers.length > 6)) problems.push(`\`reviewers\` on staging must list 1 to 6 users or teams (got ${reviewers.length}).`);
   } else if (reviewers !== undefined) {
-    problems.push(`\`reviewers\` apply only to production; "${args.environment}" deploys without approval.`);
+    problems.push(`\`reviewers\` apply only to production and staging; "${args.environment}" deploys without approval.`);
   }
-  for (const login of reviewers ?? []) {
-    if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(login)) problems.push(`\`reviewers\`: ${JSON.stringify(login)} is not a GitHub login.`);
+  for (const reviewer of reviewers ?? []) {
+    const parsed = parseReviewer(reviewer);
+    if (!parsed) problems.push(`\`reviewers\`: ${JSON.stringify(reviewer)} is neither "user:<login>" nor "team:<org>/<team-slug>".`);
+    else if (parsed.kind === "team" && parsed.org.toLowerCase() !== (args.owner ?? "").toLowerCase()) {
+      problems.push(`\`reviewers\`: team ${JSON.stringify(reviewer)} belongs to "${parsed.org}"; required reviewers must be teams of the repository owner "${args.owner}".`);
+    }
   }
-  if (reviewers && new Set(reviewers).size !== reviewers.length) problems.push("`reviewers` lists a login twice.");
+  if (reviewers && new Set(reviewers).size !== reviewers.length) problems.push("`reviewers` lists a reviewer twice.");
   const secrets = args.ciSecrets ?? [];
   for (const secret of secrets) {
     try {
@@ -83,6 +91,16 @@ export function validateGithubEnvironmentArgs(args: GithubEnvironmentArgs): stri
   }
   if (new Set(secrets).size !== secrets.length) problems.push("`ciSecrets` lists a name twice.");
   return problems;
+}
+
+export type Reviewer = { kind: "user"; login: string } | { kind: "team"; org: string; slug: string };
+
+/** `user:alice` → a user; `team:renewa/release-managers` → a team; anything else → undefined. */
+export function parseReviewer(text: string): Reviewer | undefined {
+  const user = /^user:([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$/.exec(text);
+  if (user) return { kind: "user", login: user[1] };
+  const team = /^team:([A-Za-z0-9][A-Za-z0-9-]*)\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(text);
+  return team ? { kind: "team", org: team[1], slug: team[2] } : undefined;
 }
 
 /** `FLY_API_TOKEN` → `fly-api-token`, for child resource names. */
@@ -106,7 +124,8 @@ function withoutToken(args: pulumi.ResourceTransformationArgs): pulumi.ResourceT
  *
  * @example
  * new GithubEnvironment("renewa-github", {
- *   owner: "renewa", repository: "renewa-one", environment: "production", reviewers: ["alice"],
+ *   owner: "renewa", repository: "renewa-one", environment: "production",
+ *   reviewers: ["user:alice", "team:renewa/release-managers"],
  * });
  */
 export class GithubEnvironment extends pulumi.ComponentResource {
@@ -115,11 +134,14 @@ export class GithubEnvironment extends pulumi.ComponentResource {
   /** The environment's page (its deployments) on github.com. */
   public readonly url: pulumi.Output<string>;
 
+  private readonly name: string;
+
   constructor(name: string, args: GithubEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validated before super(), so bad arguments register nothing, not even the component.
     const problems = validateGithubEnvironmentArgs(args);
     if (problems.length) throw new Error(`GithubEnvironment "${name}":\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     super("renewa:github:Environment", name, {}, opts);
+    this.name = name;
     const ciSecrets = args.ciSecrets ?? [...CI_SECRET_NAMES];
 
     const provider = new github.Provider(`${name}-provider`, { owner: args.owner }, { parent: this, transformations: [withoutToken] });
@@ -145,24 +167,46 @@ export class GithubEnvironment extends pulumi.ComponentResource {
     environment: GithubEnvironmentName,
     provider: github.Provider,
   ): github.RepositoryEnvironment {
-    const production =
-      environment === "production"
+    const reviewers = (args.reviewers ?? []).map((r) => parseReviewer(r)!);
+    const gated =
+      environment === "production" || (environment === "staging" && reviewers.length > 0)
         ? {
-            reviewers: [{ users: (args.reviewers ?? []).map((login) => this.userId(login, provider)) }],
+            reviewers: [
+              {
+                users: reviewers.filter((r) => r.kind === "user").map((r) => this.reviewerId(r, provider)),
+                teams: reviewers.filter((r) => r.kind === "team").map((r) => this.reviewerId(r, provider)),
+              },
+            ],
             preventSelfReview: true,
             deploymentBranchPolicy: { protectedBranches: true, customBranchPolicies: false },
           }
         : {};
     return new github.RepositoryEnvironment(
       resourceName,
-      { repository: args.repository, environment, ...production },
+      { repository: args.repository, environment, ...gated },
       { parent: this, provider },
     );
   }
 
-  /** Required reviewers are numeric user ids; the lookup is an invoke, so it also runs at preview. */
-  private userId(login: string, provider: github.Provider): pulumi.Output<number> {
-    return github.getUserOutput({ username: login }, { parent: this, provider }).id.apply((id) => Number(id));
+  /**
+   * Required reviewers are numeric ids: a user's from `GET /users/{login}`, a team's from
+   * `GET /orgs/{org}/teams/{slug}`. The lookups are invokes, so they also run at preview, where an unknown reviewer
+   * stops the run naming it (a team looked up as a user would 404, or worse, find a stranger of that login).
+   */
+  private reviewerId(reviewer: Reviewer, provider: github.Provider): pulumi.Output<number> {
+    const opts = { parent: this, provider };
+    const [what, lookup] =
+      reviewer.kind === "user"
+        ? [`user "${reviewer.login}" (GET /users/${reviewer.login})`, () => github.getUser({ username: reviewer.login }, opts)]
+        : [`team "${reviewer.org}/${reviewer.slug}" (GET /orgs/${reviewer.org}/teams/${reviewer.slug})`, () => github.getTeam({ slug: reviewer.slug, summaryOnly: true }, opts)];
+    return pulumi.output(
+      lookup().then(
+        (found) => Number(found.id),
+        (err) => {
+          throw new Error(`GithubEnvironment "${this.name}": reviewer ${what} was not found: ${String((err as Error)?.message ?? err).split("\n")[0]}. Fix the reviewer list (renewa:productionReviewers / renewa:stagingReviewers).`);
+        },
+      ),
+    );
   }
 
   /** The secrets talk to GitHub's REST API themselves (sealed from the process environment), after the environment exists. */

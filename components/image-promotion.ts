@@ -1,9 +1,10 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DIGEST_PATTERN, FLY_REGISTRY, formatImageRef } from "../src/image-ref";
-import { ReleaseHistoryEntry, contractMigrationsSince, contractRollbackMessage } from "../src/migrations/rollback-safety";
+import { MigrationsManifest } from "../src/migrations/manifest";
+import { ReleaseHistoryEntry, guardContractRollback } from "../src/migrations/rollback-safety";
 import { PromotionDecision, PromotionError, PromotionSource, decidePromotion, stackReferenceName } from "../src/promotion";
-import { LongLivedStack, StackInfo, promotionSource } from "../src/stacks";
+import { StackInfo, promotionSource } from "../src/stacks";
 
 export interface ImagePromotionArgs {
   /**
@@ -54,6 +55,32 @@ export interface ImagePromotionArgs {
    */
   project: string;
   /**
+   * `renewa:followSource`: drop a pin kept from an earlier run (this stack's `pinnedDigest` output) and follow
+   * `promoteFrom` again. Without it a pin holds across runs until a promotion moves it on.
+   * @default false
+   * @example true
+   */
+  followSource?: boolean;
+  /**
+   * `renewa:expectedDigest`: the digest a reviewer approved. Any other decision fails before anything changes.
+   * @default undefined (no expectation)
+   * @example "sha256:4f2c…(64 hex)"
+   */
+  expectedDigest?: string;
+  /**
+   * `renewa:migrations`: the manifest of the image this run deploys. On a promotion it must match the source
+   * stack's `migrations` output (the promote command copies it from there).
+   * @default undefined (the stack keeps the manifest it ran before)
+   */
+  migrations?: MigrationsManifest;
+  /**
+   * `renewa:sourceCommit`: the app repository's commit of the image this run deploys; on a promotion it must match
+   * the source stack's `sourceCommit` output.
+   * @default undefined (the source stack's, or the one this stack ran before)
+   * @example "3f1c…(40 hex)"
+   */
+  sourceCommit?: string;
+  /**
    * This stack's releases as its deployment records tell them (digest, release version, migrations applied). With
    * it, a digest released before a contract migration that has run since is refused during preview.
    * @default undefined (no migration guard)
@@ -69,13 +96,31 @@ export interface ImagePromotionArgs {
   allowContractRollback?: string;
 }
 
-type Decision = PromotionDecision & { contractRollback: string[] };
+/** What travels with a digest from stage to stage, as stack outputs. */
+interface Identity {
+  digest?: string;
+  migrations?: MigrationsManifest;
+  sourceCommit?: string;
+}
+
+/** A decision, the pin in force after it, and the identity of the image it deploys (or keeps). */
+export interface PromotionOutcome extends PromotionDecision {
+  /** Contract migrations the digest goes back across, allowed by `allowContractRollback`; empty otherwise. */
+  contractRollback: string[];
+  pin?: string;
+  migrations?: MigrationsManifest;
+  sourceCommit?: string;
+}
 
 /**
  * Decides which image digest a stack deploys and proves it exists in registry.fly.io before anything rolls out.
  * Staging takes development's `imageDigest` output, production takes staging's, unless `renewa:imageDigest` pins one;
  * production refuses a digest staging has not rolled out successfully. The registry lookup is an invoke, so it runs
  * during `pulumi preview` and a mistyped digest fails the PR check.
+ *
+ * A pin is kept in the stack's own outputs (`pinnedDigest`, read back through a StackReference to this stack), so
+ * it holds on every later `up` from any checkout until `followSource` or a new pin moves it; nobody commits a file.
+ * The digest's migrations manifest and source commit travel with it the same way (`migrations`, `sourceCommit`).
  *
  * FLY_API_TOKEN is read from the environment when the program runs and handed to an explicit docker provider as a
  * secret (`x` / token is how registry.fly.io authenticates), so state only ever holds it encrypted.
@@ -84,7 +129,8 @@ type Decision = PromotionDecision & { contractRollback: string[] };
  * const promotion = new ImagePromotion("app-image", {
  *   stack: cfg.stack, kind: cfg.kind, promoteFrom: cfg.promoteFrom, pinnedDigest: cfg.imageDigest,
  *   imageRepository: cfg.imageRepository, allowUnverified: cfg.allowUnverifiedPromotion,
- *   stackOrg: cfg.stackOrg, project: pulumi.getProject(),
+ *   stackOrg: cfg.stackOrg, project: pulumi.getProject(), followSource: cfg.followSource,
+ *   expectedDigest: cfg.expectedDigest, migrations: cfg.migrations, sourceCommit: cfg.sourceCommit,
  * });
  * export const imageDigest = promotion.digest;
  */
@@ -97,6 +143,12 @@ export class ImagePromotion extends pulumi.ComponentResource {
   public readonly source: pulumi.Output<PromotionSource>;
   /** True when production deploys a digest staging has not run, because `allowUnverified` was set. */
   public readonly override: pulumi.Output<boolean>;
+  /** The pin in force after this run (staging/production); undefined while the stack follows `promoteFrom`. */
+  public readonly pin: pulumi.Output<string | undefined>;
+  /** The migrations manifest of the image the stack runs after this update. */
+  public readonly migrations: pulumi.Output<MigrationsManifest | undefined>;
+  /** The app repository's commit of that image. */
+  public readonly sourceCommit: pulumi.Output<string | undefined>;
   /** Contract migrations the digest goes back across, allowed by `allowContractRollback`; empty otherwise. */
   public readonly contractRollback: pulumi.Output<string[]>;
 
@@ -105,56 +157,58 @@ export class ImagePromotion extends pulumi.ComponentResource {
     super("renewa:release:ImagePromotion", name, {}, opts);
 
     const from = args.promoteFrom;
+    // This stack's own last outputs: a pin and the identity of the running image survive runs that name neither.
+    const own = this.createReference(`${name}-self`, args.stack, args);
+    const ownPin = own.getOutput("pinnedDigest") as pulumi.Output<string | undefined>;
+    const ownIdentity = identityOf(own);
     // Production reads staging even when pinned: the gate applies to every digest production deploys.
-    const needsReference = from !== undefined && (args.pinnedDigest === undefined || args.kind === "production");
-    let sourceDigest: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    let source: pulumi.Output<Identity> = pulumi.output({});
     let released: pulumi.Output<string[] | undefined> = pulumi.output(undefined);
-    if (needsReference) {
-      const ref = this.createSourceReference(name, from, args);
-      sourceDigest = ref.getOutput("imageDigest") as pulumi.Output<string | undefined>;
+    if (from !== undefined) {
+      const ref = this.createReference(`${name}-${from}`, from, args);
+      source = identityOf(ref);
       if (args.kind === "production") released = ref.getOutput("releasedDigests") as pulumi.Output<string[] | undefined>;
     }
 
-    const promotion = pulumi.all([sourceDigest, released]).apply(([s, r]) =>
-      decidePromotion({
-        stack: args.stack,
-        kind: args.kind,
-        pinnedDigest: args.pinnedDigest,
-        sourceDigest: s ?? undefined,
-        stagingReleased: r ?? undefined,
-        allowUnverified: args.allowUnverified,
-      }),
-    );
-    // Plain data, not part of the resource graph: a refused promotion fails exactly as without it, and the history
-    // (a GitHub read) is awaited only for a digest that passed. A failed read surfaces there, not as a stray rejection.
+    // The digest (and production's gate) waits only for what it needs, so a refusal comes as early as it can.
+    const decision = pulumi
+      .all([source, released, needsOwnPin(args) ? ownPin : pulumi.output(undefined)])
+      .apply(([s, r, p]) => decideDigest(args, { sourceDigest: s.digest, stagingReleased: r ?? undefined, ownPin: p ?? undefined }));
+    // The release history is plain data, not part of the resource graph: a refused promotion fails as it would without
+    // it, and the history (a GitHub read) is awaited only for a digest that passed. A failed read surfaces there.
     const history = Promise.resolve(args.releaseHistory);
     history.catch(() => undefined);
-    const decision = promotion.apply(async (d) => guardMigrations(args, d, (await history) ?? []));
-    const verified = this.verifyInRegistry(name, decision, args);
+    const guarded = decision.apply(async (d) => {
+      const { crossed, note } = guardContractRollback(args.stack, d.digest, (await history) ?? [], args.allowContractRollback);
+      return { ...d, contractRollback: crossed, note: note ? `${d.note} ${note}` : d.note };
+    });
+    const outcome = pulumi
+      .all([guarded, source, ownIdentity])
+      .apply(([d, s, o]): PromotionOutcome => ({ ...d, ...identityFor(args, d, s, o), digest: d.digest }));
+    const verified = this.verifyInRegistry(name, outcome, args);
 
     this.digest = verified.apply((d) => d.digest);
     this.imageRef = verified.apply((d) => (d.digest ? formatImageRef(args.imageRepository, d.digest) : undefined));
     this.source = verified.apply((d) => d.source);
     this.override = verified.apply((d) => d.override);
+    this.pin = verified.apply((d) => d.pin);
+    this.migrations = verified.apply((d) => d.migrations);
+    this.sourceCommit = verified.apply((d) => d.sourceCommit);
     this.contractRollback = verified.apply((d) => d.contractRollback);
-    this.registerOutputs({ digest: this.digest, imageRef: this.imageRef, source: this.source, override: this.override, contractRollback: this.contractRollback });
+    this.registerOutputs({ digest: this.digest, imageRef: this.imageRef, source: this.source, override: this.override, pin: this.pin, contractRollback: this.contractRollback });
   }
 
-  private createSourceReference(name: string, from: LongLivedStack, args: ImagePromotionArgs): pulumi.StackReference {
+  private createReference(resourceName: string, stack: string, args: ImagePromotionArgs): pulumi.StackReference {
     const org = args.stackOrg ?? pulumi.getOrganization();
-    return new pulumi.StackReference(
-      `${name}-${from}`,
-      { name: stackReferenceName(org, args.project, from) },
-      { parent: this },
-    );
+    return new pulumi.StackReference(resourceName, { name: stackReferenceName(org, args.project, stack) }, { parent: this });
   }
 
   /** Looks the digest up in registry.fly.io; a miss stops preview with the stack, digest and what to check. */
   private verifyInRegistry(
     name: string,
-    decision: pulumi.Output<Decision>,
+    decision: pulumi.Output<PromotionOutcome>,
     args: ImagePromotionArgs,
-  ): pulumi.Output<Decision> {
+  ): pulumi.Output<PromotionOutcome> {
     const token = process.env.FLY_API_TOKEN;
     const provider = new docker.Provider(
       `${name}-registry`,
@@ -193,16 +247,65 @@ export class ImagePromotion extends pulumi.ComponentResource {
   }
 }
 
+function identityOf(ref: pulumi.StackReference): pulumi.Output<Identity> {
+  return pulumi
+    .all([ref.getOutput("imageDigest"), ref.getOutput("migrations"), ref.getOutput("sourceCommit")])
+    .apply(([digest, migrations, sourceCommit]) => ({ digest: digest ?? undefined, migrations: migrations ?? undefined, sourceCommit: sourceCommit ?? undefined }));
+}
+
+/** Whether the decision needs the pin kept in this stack's own outputs (only a follower without a new instruction). */
+function needsOwnPin(args: ImagePromotionArgs): boolean {
+  return args.promoteFrom !== undefined && args.pinnedDigest === undefined && !args.followSource;
+}
+
 /**
- * Refuses a digest released before a contract migration that has run since, unless `allowContractRollback` names
- * exactly this digest. Runs inside the decision, so `pulumi preview` fails before anything changes.
+ * Exported for testing: which digest, and the pin in force after it. A pin holds until `followSource` (or a new
+ * pin); the approved digest must be the one decided. Throws PromotionError before anything changes.
  */
-function guardMigrations(args: ImagePromotionArgs, d: PromotionDecision, history: ReleaseHistoryEntry[]): Decision {
-  const crossings = d.digest ? contractMigrationsSince(history, d.digest) : [];
-  if (!crossings.length) return { ...d, contractRollback: [] };
-  if (args.allowContractRollback !== d.digest) throw new PromotionError(contractRollbackMessage(args.stack, d.digest!, crossings));
-  const names = crossings.map((c) => c.migration);
-  return { ...d, contractRollback: names, note: `${d.note} CONTRACT ROLLBACK OVERRIDE: ${d.digest} goes back across ${names.join(", ")} (renewa:allowContractRollback); it may fail on the current schema.` };
+export function decideDigest(
+  args: ImagePromotionArgs,
+  seen: { sourceDigest?: string; stagingReleased?: string[]; ownPin?: string },
+): PromotionDecision & { pin?: string } {
+  const pin = args.pinnedDigest ?? (needsOwnPin(args) ? seen.ownPin : undefined);
+  const decision = decidePromotion({
+    stack: args.stack,
+    kind: args.kind,
+    pinnedDigest: pin,
+    sourceDigest: seen.sourceDigest,
+    stagingReleased: seen.stagingReleased,
+    allowUnverified: args.allowUnverified,
+  });
+  if (args.expectedDigest !== undefined && decision.digest !== args.expectedDigest) {
+    throw new PromotionError(
+      `stack ${args.stack}: the approved digest is ${args.expectedDigest} (renewa:expectedDigest) but this update would deploy ${decision.digest ?? "nothing"} (${decision.source}). ${args.promoteFrom ?? "The source"} moved on after the approval; nothing was changed. Start a new promotion and approve the digest it shows.`,
+    );
+  }
+  return { ...decision, pin: decision.source === "pinned" && args.promoteFrom !== undefined ? pin : undefined };
+}
+
+/**
+ * Exported for testing: what travels with the decided digest. A promotion carries the source's manifest and commit
+ * and refuses config that disagrees with them (or a new image whose manifest it was not given, since the pre-deploy
+ * backup needs it); a run that deploys nothing new keeps what the stack ran before. Throws PromotionError.
+ */
+export function identityFor(args: ImagePromotionArgs, decision: PromotionDecision, source: Identity, own: Identity): Identity {
+  if (decision.source === "promoted") {
+    if (args.migrations && source.migrations && args.migrations.hash !== source.migrations.hash) {
+      throw new PromotionError(`stack ${args.stack}: renewa:migrations (hash ${args.migrations.hash}) is not the manifest ${args.promoteFrom} runs with ${decision.digest} (hash ${source.migrations.hash}); nothing was changed. Promote with \`npm run promote\`, which copies it.`);
+    }
+    // The backup decision needs the hash while the program runs, so it comes from config; a new image whose source
+    // has a manifest must bring it, or its migrations would run with no pre-deploy backup.
+    if (!args.migrations && source.migrations && decision.digest !== own.digest) {
+      throw new PromotionError(`stack ${args.stack}: ${args.promoteFrom} runs ${decision.digest} with migrations ${source.migrations.hash}, but this update was not given them (renewa:migrations), so no pre-deploy backup could be taken; nothing was changed. Promote with \`npm run promote -- ${args.promoteFrom} ${args.stack}\`, which hands them over.`);
+    }
+    if (args.sourceCommit && source.sourceCommit && args.sourceCommit !== source.sourceCommit) {
+      throw new PromotionError(`stack ${args.stack}: renewa:sourceCommit ${args.sourceCommit} is not the commit ${args.promoteFrom} built ${decision.digest} from (${source.sourceCommit}); nothing was changed.`);
+    }
+    return { digest: decision.digest, migrations: args.migrations ?? source.migrations, sourceCommit: args.sourceCommit ?? source.sourceCommit };
+  }
+  const fresh = args.pinnedDigest !== undefined && args.pinnedDigest !== own.digest;
+  const keep = fresh ? {} : own;
+  return { digest: decision.digest, migrations: args.migrations ?? keep.migrations, sourceCommit: args.sourceCommit ?? keep.sourceCommit };
 }
 
 /** Exported for testing: argument checks that need no runtime. */
@@ -216,12 +319,18 @@ export function validateArgs(args: ImagePromotionArgs): void {
   if (args.pinnedDigest !== undefined && !DIGEST_PATTERN.test(args.pinnedDigest)) {
     throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`pinnedDigest\` "${args.pinnedDigest}" is not sha256:<64 hex>.`);
   }
-  if (args.allowContractRollback !== undefined && !DIGEST_PATTERN.test(args.allowContractRollback)) {
-    throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`allowContractRollback\` "${args.allowContractRollback}" is not sha256:<64 hex>.`);
-  }
   if (!args.imageRepository) throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`imageRepository\` is empty.`);
   if (args.allowUnverified && args.kind !== "production") {
     throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`allowUnverified\` only applies to production.`);
+  }
+  if (args.followSource && args.pinnedDigest !== undefined) {
+    throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`followSource\` and \`pinnedDigest\` contradict each other.`);
+  }
+  if ((args.followSource || args.expectedDigest !== undefined) && args.promoteFrom === undefined) {
+    throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`followSource\` and \`expectedDigest\` apply only to stacks that promote from another.`);
+  }
+  if (args.allowContractRollback !== undefined && !DIGEST_PATTERN.test(args.allowContractRollback)) {
+    throw new PromotionError(`ImagePromotion for stack ${args.stack}: \`allowContractRollback\` "${args.allowContractRollback}" is not sha256:<64 hex>.`);
   }
 }
 

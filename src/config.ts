@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { DIGEST_PATTERN } from "./image-ref";
+import { migrationsManifestSchema } from "./migrations/manifest";
 import {
   LongLivedStack,
   REGION,
@@ -15,6 +16,20 @@ import {
   parseStackName,
   promotionSource,
 } from "./stacks";
+
+/** A reviewer of a GitHub environment: a user by login, or a team of the repository owner's organization by slug. */
+const reviewersSchema = z
+  .array(
+    z
+      .string()
+      .regex(
+        /^(user:[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})|team:[A-Za-z0-9][A-Za-z0-9-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*)$/,
+        '"user:<login>" or "team:<org>/<team-slug>" (a bare name is ambiguous: a team would be looked up as a user)',
+      ),
+  )
+  .min(1)
+  .max(6)
+  .refine((r) => new Set(r).size === r.length, "a reviewer is listed twice");
 
 const machineSchema = z.strictObject({
   cpuKind: z.enum(["shared", "performance"]),
@@ -83,16 +98,36 @@ export const CONFIG_KEYS = {
   githubOwner: { schema: z.string().min(1), structured: false, doc: "GitHub owner of the app repository." },
   githubRepository: { schema: z.string().min(1), structured: false, doc: "GitHub repository of the app." },
   productionReviewers: {
-    schema: z.array(z.string().regex(/^[A-Za-z0-9-]+$/, "GitHub logins")).min(1).max(6),
+    schema: reviewersSchema,
     structured: true,
-    doc: "GitHub logins who approve production deployments (1 to 6). Required on production.",
+    doc: 'Who approves production deployments (1 to 6): `"user:<login>"` or `"team:<org>/<team-slug>"`, e.g. `["user:alice", "team:renewa/release-managers"]`. Required on production.',
+  },
+  stagingReviewers: {
+    schema: reviewersSchema,
+    structured: true,
+    doc: "Staging only: who approves promotions to staging, in the form of renewa:productionReviewers. Unset: staging deploys without approval.",
   },
   tigrisBucket: { schema: z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/), structured: false, doc: "Tigris bucket name." },
   upstashDatabase: { schema: z.string().min(1).max(100), structured: false, doc: "Upstash Redis database name." },
-  migrationsDir: {
-    schema: z.string().min(1),
+  migrations: {
+    schema: migrationsManifestSchema,
+    structured: true,
+    doc: "The migrations manifest of the image being deployed (`npm run migrations-manifest -- <dir>` in the app repository's CI; `npm run promote` copies the source stage's). Its `hash` decides the pre-deploy backup and the PR database recreation. Set for one run by CI and the operator commands, never committed.",
+  },
+  sourceCommit: {
+    schema: z.string().regex(/^[0-9a-f]{40}$/, "a full 40-hex git commit of the app repository"),
     structured: false,
-    doc: "Folder of migrations whose content hash decides the pre-deploy backup and PR database recreation.",
+    doc: "The app repository's commit the image was built from; written into deployment records. Set for one run by CI and the operator commands, never committed.",
+  },
+  followSource: {
+    schema: z.boolean(),
+    structured: true,
+    doc: "Staging/production, for one run: drop a pin kept from an earlier rollback (output pinnedDigest) and follow the previous stage again. `npm run promote` without --digest sets it.",
+  },
+  expectedDigest: {
+    schema: z.string().regex(DIGEST_PATTERN, "sha256: followed by 64 lowercase hex digits"),
+    structured: false,
+    doc: "Staging/production, for one run: the digest a reviewer approved. The update fails before anything changes when the digest it would deploy differs.",
   },
   allowUnverifiedPromotion: {
     schema: z.boolean(),
@@ -179,12 +214,18 @@ const ONLY_PRODUCTION = {
   allowUnverifiedPromotion: "only production gates promotion",
   productionReviewers: "only the production GitHub environment has required reviewers",
 };
+const ONLY_PROMOTED = {
+  followSource: "only staging and production follow a previous stage",
+  expectedDigest: "only promotions to staging and production are approved",
+};
 const FORBIDDEN: Record<StackInfo["kind"], Partial<Record<ConfigKey, string>>> = {
-  development: ONLY_PRODUCTION,
+  development: { ...ONLY_PRODUCTION, ...ONLY_PROMOTED, stagingReviewers: "only staging takes renewa:stagingReviewers" },
   staging: ONLY_PRODUCTION,
-  production: {},
+  production: { stagingReviewers: "production's reviewers are renewa:productionReviewers" },
   pr: {
     ...ONLY_PRODUCTION,
+    ...ONLY_PROMOTED,
+    stagingReviewers: "only staging takes renewa:stagingReviewers",
     mpgClusterId: "a PR stack's database lives in development's cluster, read from the development stack",
     infisicalEnvironment: "PR stacks have no Infisical sync; their secrets are staged on the PR app",
     allowContractRollback: "a PR stack deploys its own build; there is nothing to roll back",
@@ -198,7 +239,18 @@ const CREDENTIAL_HINTS: Array<[RegExp, string]> = [
   [/upstash.*(key|email)/i, "UPSTASH_EMAIL and UPSTASH_API_KEY"],
 ];
 
-type Optional = "mpgClusterId" | "imageDigest" | "productionReviewers" | "migrationsDir" | "stackOrg" | "infisicalEnvironment" | "allowContractRollback";
+type Optional =
+  | "mpgClusterId"
+  | "imageDigest"
+  | "productionReviewers"
+  | "stagingReviewers"
+  | "migrations"
+  | "sourceCommit"
+  | "followSource"
+  | "expectedDigest"
+  | "stackOrg"
+  | "infisicalEnvironment"
+  | "allowContractRollback";
 
 /** Settings after defaults: the optional keys may still be absent. */
 export type Settings = Readonly<Omit<Values, Optional>> & Readonly<Partial<Pick<Values, Optional>>>;
@@ -308,6 +360,9 @@ export function parseConfig(stack: string, raw: Record<string, string>): Platfor
     if (given[key] === undefined && !problems.some((p) => p.startsWith(`renewa:${key} `))) {
       problems.push(`renewa:${key}: missing; required on ${info.kind}. ${CONFIG_KEYS[key].doc} Set it with \`pulumi config set renewa:${key} <value> -s ${stack}\``);
     }
+  }
+  if (given.followSource && given.imageDigest !== undefined) {
+    problems.push("renewa:followSource and renewa:imageDigest contradict each other: follow the previous stage, or pin a digest, not both");
   }
   if (problems.length > 0) throw new ConfigError(stack, problems);
 

@@ -2,48 +2,15 @@
  * renewa-platform: one environment of Renewa's deployment platform per stack (development, staging, production,
  * pr-<N>). `pulumi up -s <stack>`; offline: `npm run synth -- <stack>`.
  */
-import { execFileSync } from "child_process";
-import * as path from "path";
 import { Environment } from "../components/environment";
 import { loadConfig } from "./config";
-import { MigrationsManifest, buildManifest } from "./migrations/manifest";
 import { loadReleaseHistory } from "./migrations/release-history";
 
 // Parsed before anything is declared: bad config stops the run with nothing half-registered.
 const config = loadConfig();
 
-/** The migrations folder's manifest (its hash, files and phases), read once; undefined without renewa:migrationsDir. */
-function readMigrations(): MigrationsManifest | undefined {
-  if (!config.migrationsDir) return undefined;
-  const dir = path.resolve(path.dirname(__dirname), config.migrationsDir);
-  try {
-    return buildManifest(dir);
-  } catch (err) {
-    throw new Error(
-      `stack ${config.stack}: renewa:migrationsDir = "${config.migrationsDir}" (${dir}) cannot be read: ${(err as Error).message} ` +
-        "Point it at the app repository's migrations folder (relative to this project), or remove the key.",
-      { cause: err },
-    );
-  }
-}
-
-function gitCommit(): string | undefined {
-  if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
-  try {
-    return execFileSync("git", ["rev-parse", "HEAD"], { cwd: __dirname, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-  } catch {
-    return undefined;
-  }
-}
-
-const migrations = readMigrations();
-const env = new Environment("renewa", {
-  config,
-  migrationsHash: migrations?.hash,
-  commit: gitCommit(),
-  migrations,
-  releaseHistory: loadReleaseHistory(config),
-});
+// The releases the app repository's records describe, for the contract-migration guard of a pinned digest (Path A).
+const env = new Environment("renewa", { config, releaseHistory: loadReleaseHistory(config) });
 
 export const appName = config.appName;
 export const region = config.region;
@@ -57,3 +24,9 @@ export const releaseVersion = env.app.releaseVersion;
 export const releasedDigests = env.app.history;
 export const databaseClusterId = env.database.clusterId;
 export const backupId = env.database.backupId;
+/** The migrations manifest of the running image; the next stage's promotion carries it with the digest. */
+export const migrations = env.migrations;
+/** The app repository's commit the running image was built from. */
+export const sourceCommit = env.sourceCommit;
+/** A rollback pin (staging/production) that holds until a promotion moves the stack on; undefined while following. */
+export const pinnedDigest = env.promotion.pin;

@@ -20,7 +20,7 @@ function filesUnder(root: string, dir = ""): string[] {
 /** `sha256:<hex>` over every file's relative path and bytes, in sorted path order. */
 export function hashMigrations(dir: string): string {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new Error(`Migrations folder ${dir} does not exist or is not a folder; check renewa:migrationsDir.`);
+    throw new Error(`Migrations folder ${dir} does not exist or is not a folder; pass the app repository's migrations folder.`);
   }
   const hash = createHash("sha256");
   for (const rel of filesUnder(dir).sort()) {

@@ -145,6 +145,6 @@ export function decidePromotion(input: PromotionInput): PromotionDecision {
 }
 
 /** The stack reference name for a source stage: `<org>/<project>/<stack>`. */
-export function stackReferenceName(org: string, project: string, stack: LongLivedStack): string {
+export function stackReferenceName(org: string, project: string, stack: string): string {
   return `${org}/${project}/${stack}`;
 }

@@ -16,6 +16,7 @@ export const UNKNOWN_TEXT = "(known after deploy)";
 /** Invokes the program makes, and which of their results only the real provider knows. */
 const INVOKE_RESULTS: Record<string, string[]> = {
   "github:index/getUser:getUser": ["id", "nodeId"],
+  "github:index/getTeam:getTeam": ["id", "nodeId"],
 };
 
 export interface SynthResource {
@@ -112,7 +113,9 @@ export async function synth(stack: string, options: SynthOptions): Promise<Synth
       newResource(args) {
         if (args.type === "pulumi:pulumi:StackReference") {
           const ref = String(args.inputs.name ?? args.name);
-          const known = options.stackOutputs?.[ref.split("/").pop() ?? ref];
+          const refStack = ref.split("/").pop() ?? ref;
+          // The stack's reference to itself reads its last outputs; offline that is a first deploy: none, unless given.
+          const known = options.stackOutputs?.[refStack] ?? (refStack === stack ? {} : undefined);
           const entry = seen.get(key(args.type, args.name));
           if (entry) entry.inputs = { name: ref };
           return { id: ref, state: { name: ref, outputs: known ?? UNKNOWN, secretOutputNames: [] } };

@@ -44,7 +44,7 @@ describe("npm run promote", () => {
     const { runner, out, deps } = setup({ development: { outputs: { imageDigest: A } }, staging: {} });
     expect(await promote(["development", "staging", "--dry-run"], deps)).toBe(0);
     expect(out.text()).toContain(`image:  ${A} (development's imageDigest output)`);
-    expect(out.text()).toContain("pulumi config rm renewa:imageDigest -s staging (no pin to remove)");
+    expect(out.text()).toContain("1. for this run: renewa:followSource, renewa:expectedDigest on staging (drops a pin kept from a rollback, if any)");
     expect(out.text()).toContain("Dry run: nothing was changed.");
     expect(runner.calls).toEqual([]);
   });
@@ -57,9 +57,14 @@ describe("npm run promote", () => {
     expect(await promote(["development", "staging"], deps)).toBe(0);
     expect(runner.calls).toEqual([
       { op: "removeConfig", stack: "staging", key: "renewa:imageDigest" },
+      { op: "setConfig", stack: "staging", key: "renewa:followSource", value: "true" },
+      { op: "setConfig", stack: "staging", key: "renewa:expectedDigest", value: A },
       { op: "up", stack: "staging" },
+      { op: "removeConfig", stack: "staging", key: "renewa:followSource" },
+      { op: "removeConfig", stack: "staging", key: "renewa:expectedDigest" },
     ]);
-    expect(out.text()).toContain(`removes the pin on ${B}`);
+    // Nothing of the run is left in the stack's config: no file to commit.
+    expect(runner.stacks.get("staging")!.config).toEqual({});
     expect(out.text()).toMatch(/Promoted development → staging: staging now runs sha256:a+ \(release v1; 1 update, 14 same\)/);
     expect(out.text()).toContain("Next: verify staging, then `npm run promote -- staging production`");
   });
@@ -69,8 +74,48 @@ describe("npm run promote", () => {
     expect(await promote(["development", "staging", "--digest", B], deps)).toBe(0);
     expect(runner.calls).toEqual([
       { op: "setConfig", stack: "staging", key: "renewa:imageDigest", value: B },
+      { op: "setConfig", stack: "staging", key: "renewa:expectedDigest", value: B },
       { op: "up", stack: "staging" },
+      { op: "removeConfig", stack: "staging", key: "renewa:imageDigest" },
+      { op: "removeConfig", stack: "staging", key: "renewa:expectedDigest" },
     ]);
+    // The pin is kept by the stack itself (its pinnedDigest output).
+    expect(runner.stacks.get("staging")!.outputs.pinnedDigest).toBe(B);
+  });
+
+  it("carries the source's migrations manifest and source commit with the digest", async () => {
+    const manifest = { hash: `sha256:${"1".repeat(64)}`, files: [] };
+    const commit = "c".repeat(40);
+    const { runner, out, deps } = setup({ development: { outputs: { imageDigest: A, migrations: manifest, sourceCommit: commit } }, staging: {} });
+    expect(await promote(["development", "staging"], deps)).toBe(0);
+    expect(runner.configAtUp).toEqual([
+      {
+        stack: "staging",
+        config: { "renewa:followSource": "true", "renewa:expectedDigest": A, "renewa:migrations": JSON.stringify(manifest), "renewa:sourceCommit": commit },
+      },
+    ]);
+    expect(out.text()).toContain(`source: commit ${commit}, migrations ${manifest.hash}`);
+  });
+
+  it("--expect-digest: a source that moved on after the approval fails before any change", async () => {
+    const { runner, deps } = setup({ development: { outputs: { imageDigest: A } }, staging: {} });
+    await expect(promote(["development", "staging", "--expect-digest", B], deps)).rejects.toThrow(
+      new RegExp(`approved digest is ${B} but development now runs ${A}; nothing was changed`),
+    );
+    expect(runner.calls).toEqual([]);
+    expect(await promote(["development", "staging", "--expect-digest", A], deps)).toBe(0);
+    expect(runner.configAtUp[0].config["renewa:expectedDigest"]).toBe(A);
+  });
+
+  it("--plan-output writes the planned digest and source commit in GitHub's step-output format", async () => {
+    const fs = await import("fs");
+    const os = await import("os");
+    const path = await import("path");
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "plan-")), "out");
+    const { runner, deps } = setup({ development: { outputs: { imageDigest: A, sourceCommit: "d".repeat(40) } }, staging: {} });
+    expect(await promote(["development", "staging", "--dry-run", "--plan-output", file], deps)).toBe(0);
+    expect(fs.readFileSync(file, "utf8")).toBe(`digest=${A}\nsource_commit=${"d".repeat(40)}\n`);
+    expect(runner.calls).toEqual([]);
   });
 
   it("production refuses a digest staging has not released, before any change", async () => {
@@ -83,7 +128,7 @@ describe("npm run promote", () => {
   it("staging → production with a released digest deploys production", async () => {
     const { runner, out, deps } = setup({ staging: { outputs: { imageDigest: A, releasedDigests: [A] } }, production: {} });
     expect(await promote(["staging", "production"], deps)).toBe(0);
-    expect(runner.calls.map((c) => c.op)).toEqual(["up"]);
+    expect(runner.calls.filter((c) => c.op === "up")).toHaveLength(1);
     expect(runner.stacks.get("production")!.outputs.imageDigest).toBe(A);
     expect(out.text()).toContain("npm run rollback -- production");
   });

@@ -88,7 +88,7 @@ describe("npm run rollback", () => {
     expect(text).toContain(`running now:  ${C} (release v3`);
     expect(text).toContain(`roll back to: ${B} (release v2, 2026-06-02T10:00:00.000Z, commit 222222222222, issue #2)`);
     expect(text).toContain("pre-deploy backup of the running release: bkp_v3");
-    expect(text).toContain(`pulumi config set renewa:imageDigest ${B} -s production`);
+    expect(text).toContain(`1. for this run: renewa:imageDigest ${B} on production (the stack keeps it as its pinnedDigest output)`);
     expect(text).toContain("Dry run: nothing was changed.");
     expect(out.errors.join("\n")).toMatch(/issue #5 is labelled deployment-record but unreadable \(record block is not valid JSON/);
     expect(runner.calls).toEqual([]);
@@ -113,10 +113,13 @@ describe("npm run rollback", () => {
     expect(await rollback(["production"], deps)).toBe(0);
     expect(runner.calls).toEqual([
       { op: "setConfig", stack: "production", key: "renewa:imageDigest", value: B },
+      { op: "setConfig", stack: "production", key: "renewa:sourceCommit", value: "2".repeat(40) },
       { op: "up", stack: "production" },
+      { op: "removeConfig", stack: "production", key: "renewa:imageDigest" },
+      { op: "removeConfig", stack: "production", key: "renewa:sourceCommit" },
     ]);
     expect(out.text()).toMatch(/Rolled back production to sha256:b+ \(release v4; 1 update, 14 same\)/);
-    expect(out.text()).toContain("commit that change");
+    expect(out.text()).toContain("there is no file to commit");
     expect(out.text()).toContain("`npm run promote -- staging production` removes the pin");
   });
 
@@ -139,5 +142,34 @@ describe("npm run rollback", () => {
     expect(pickTarget("production", records, B, undefined).digest).toBe(A);
     // Running a digest without a record of its own (its record failed): the newest other record.
     expect(pickTarget("production", records, `sha256:${"e".repeat(64)}`, undefined).digest).toBe(B);
+  });
+});
+
+describe("rollback pins that hold", () => {
+  it("after a rollback, a later up (from main, no config) keeps the rolled-back digest until a promotion moves it on", async () => {
+    const { runner, deps } = setup(["production"]);
+    expect(await rollback(["production"], deps)).toBe(0);
+    expect(runner.stacks.get("production")!.outputs).toMatchObject({ imageDigest: B, pinnedDigest: B });
+    expect(runner.stacks.get("production")!.config).toEqual({});
+    // A later `pulumi up -s production` from a fresh checkout of main: the stack file has no pin in it.
+    await runner.up("production", () => undefined);
+    expect(runner.stacks.get("production")!.outputs.imageDigest).toBe(B);
+    // A promotion moves it on, and drops the pin.
+    const { promote } = await import("../src/cli/promote");
+    expect(await promote(["staging", "production"], { io: recordingIo().io, runner, workDir: deps.workDir })).toBe(0);
+    expect(runner.stacks.get("production")!.outputs.imageDigest).toBe(C);
+    expect(runner.stacks.get("production")!.outputs.pinnedDigest).toBeUndefined();
+  });
+});
+
+describe("rollback --to and the records agree", () => {
+  it("with no deployment records at all, the error's advice works: --to is taken on the operator's word", async () => {
+    const { runner, out, deps } = setup();
+    const none = { ...deps, records: () => ({ list: async () => ({ records: [], unreadable: [] }) }) };
+    await expect(rollback(["production", "--yes"], none)).rejects.toThrow(/no deployment records for production .*Pass --to with a digest you know production ran/);
+    expect(await rollback(["production", "--to", B, "--yes"], none)).toBe(0);
+    expect(runner.configAtUp[0].config["renewa:imageDigest"]).toBe(B);
+    expect(out.errors.join("\n")).toMatch(/production has no deployment records, so nothing confirms that production ran sha256:b+/);
+    expect(out.text()).toContain(`roll back to: ${B} (no deployment record)`);
   });
 });

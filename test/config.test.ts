@@ -35,14 +35,14 @@ describe("parseConfig: good config", () => {
   it("parses structured values the way Pulumi's runtime hands them over (JSON strings)", () => {
     const c = parseConfig("production", {
       "renewa:mpgClusterId": "cluster-prd-1",
-      "renewa:productionReviewers": '["alice","bob"]',
+      "renewa:productionReviewers": '["user:alice","team:renewa/release-managers"]',
       "renewa:machineCount": "4",
       "renewa:machine": '{"cpuKind":"performance","cpus":4,"memoryMb":8192}',
       "renewa:imageDigest": DIGEST,
     });
     expect(c.machineCount).toBe(4);
     expect(c.machine).toEqual({ cpuKind: "performance", cpus: 4, memoryMb: 8192 });
-    expect(c.productionReviewers).toEqual(["alice", "bob"]);
+    expect(c.productionReviewers).toEqual(["user:alice", "team:renewa/release-managers"]);
     expect(c.protect).toBe(true);
     expect(c.promoteFrom).toBe("staging");
     expect(c.imageDigest).toBe(DIGEST);
@@ -161,10 +161,60 @@ describe("parseConfig: bad config fails with one line per problem naming stack, 
 
 describe("parseConfig: production-only keys", () => {
   it.each(["development", "staging"])("refuses productionReviewers and allowUnverifiedPromotion on %s", (stack) => {
-    const lines = problems(stack, { "renewa:mpgClusterId": "cluster-x1", "renewa:productionReviewers": '["alice"]', "renewa:allowUnverifiedPromotion": "true" });
+    const lines = problems(stack, { "renewa:mpgClusterId": "cluster-x1", "renewa:productionReviewers": '["user:alice"]', "renewa:allowUnverifiedPromotion": "true" });
     expect(lines).toEqual([
-      `renewa:productionReviewers = "[\\"alice\\"]": not allowed on ${stack} stacks (only the production GitHub environment has required reviewers)`,
+      `renewa:productionReviewers = "[\\"user:alice\\"]": not allowed on ${stack} stacks (only the production GitHub environment has required reviewers)`,
       `renewa:allowUnverifiedPromotion = "true": not allowed on ${stack} stacks (only production gates promotion)`,
     ]);
+  });
+});
+
+describe("parseConfig: reviewers are users or teams, said which", () => {
+  it("refuses a bare name, which would be looked up as a user (a team's name finds a stranger or nothing)", () => {
+    const [line] = problems("production", { "renewa:mpgClusterId": "cluster-prd-1", "renewa:productionReviewers": '["renewa-release-managers"]' });
+    expect(line).toMatch(/^renewa:productionReviewers = .*: expected 0: "user:<login>" or "team:<org>\/<team-slug>" \(a bare name is ambiguous/);
+  });
+
+  it("takes stagingReviewers on staging only, and refuses a reviewer listed twice", () => {
+    expect(parseConfig("staging", { "renewa:mpgClusterId": "cluster-stg-1", "renewa:stagingReviewers": '["team:renewa/qa"]' }).stagingReviewers).toEqual(["team:renewa/qa"]);
+    expect(problems("production", { "renewa:mpgClusterId": "cluster-prd-1", "renewa:productionReviewers": '["user:a"]', "renewa:stagingReviewers": '["user:a"]' })[0]).toMatch(/stagingReviewers .*not allowed on production/);
+    expect(problems("production", { "renewa:mpgClusterId": "cluster-prd-1", "renewa:productionReviewers": '["user:a","user:a"]' })[0]).toMatch(/a reviewer is listed twice/);
+  });
+});
+
+describe("parseConfig: what travels with the digest", () => {
+  const manifest = { hash: `sha256:${"1".repeat(64)}`, files: [{ name: "001_init.sql", sha256: "2".repeat(64), phase: "expand", skipOn: ["pr"] }] };
+
+  it("takes renewa:migrations (validated by the manifest schema) and renewa:sourceCommit", () => {
+    const c = parseConfig("development", { ...base, "renewa:migrations": JSON.stringify(manifest), "renewa:sourceCommit": "a".repeat(40) });
+    expect(c.migrations).toEqual(manifest);
+    expect(c.sourceCommit).toBe("a".repeat(40));
+    expect(problems("development", { ...base, "renewa:migrations": '{"hash":"x","files":[]}' })[0]).toMatch(/^renewa:migrations = .*: expected hash: sha256: followed by 64/);
+    expect(problems("development", { ...base, "renewa:sourceCommit": "abc123" })[0]).toMatch(/full 40-hex git commit/);
+  });
+
+  it("the migrations folder key is gone: the migrations live in the app repository", () => {
+    expect(problems("development", { ...base, "renewa:migrationsDir": "migrations" })[0]).toMatch(/renewa:migrationsDir = .*unknown key/);
+  });
+
+  it("followSource and expectedDigest apply to promoted stacks, and followSource contradicts a pin", () => {
+    expect(parseConfig("staging", { "renewa:mpgClusterId": "cluster-stg-1", "renewa:followSource": "true", "renewa:expectedDigest": DIGEST })).toMatchObject({ followSource: true, expectedDigest: DIGEST });
+    expect(problems("development", { ...base, "renewa:followSource": "true" })[0]).toMatch(/not allowed on development stacks/);
+    expect(problems("staging", { "renewa:mpgClusterId": "cluster-stg-1", "renewa:followSource": "true", "renewa:imageDigest": DIGEST })).toEqual([
+      "renewa:followSource and renewa:imageDigest contradict each other: follow the previous stage, or pin a digest, not both",
+    ]);
+  });
+});
+
+describe("the production stack file", () => {
+  it("names its approvers as a team, so the team is resolved as a team (GET /orgs/{org}/teams/{slug}), not as a user", async () => {
+    const fs = await import("fs");
+    const path = await import("path");
+    const { runtimeConfig } = await import("../src/cli/stack-file");
+    const { parseReviewer } = await import("../components/github-environment");
+    const file = path.join(__dirname, "..", "Pulumi.production.yaml");
+    const c = parseConfig("production", runtimeConfig(fs.readFileSync(file, "utf8"), file));
+    expect(c.productionReviewers).toEqual(["team:renewa/release-managers"]);
+    expect(c.productionReviewers!.map((r) => parseReviewer(r))).toEqual([{ kind: "team", org: "renewa", slug: "release-managers" }]);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { idle, promiseOf, settle, useRecorder } from "./harness/resource-recorder";
+import { runTsAsync } from "./harness/engine";
 
 const GITHUB_TOKEN = "ghp_sentinelComponentToken000000000";
 const FLY_TOKEN = "fm2_sentinel-component-fly-token";
@@ -28,19 +29,29 @@ const base = { owner: "renewa", repository: "renewa-one" } as const;
 
 describe("validateGithubEnvironmentArgs", () => {
   it("accepts each stack's shape", () => {
-    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "production", reviewers: ["alice"] })).toEqual([]);
+    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "production", reviewers: ["user:alice", "team:renewa/release-managers"] })).toEqual([]);
+    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "staging", reviewers: ["team:renewa/qa"] })).toEqual([]);
     expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "development", manageRepository: true })).toEqual([]);
     expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "staging", ciSecrets: ["FLY_API_TOKEN"] })).toEqual([]);
   });
 
   it("requires 1 to 6 distinct reviewers on production only", () => {
     expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "production" })).toEqual([
-      "`reviewers` must list 1 to 6 GitHub logins on production (got 0); set renewa:productionReviewers.",
+      "`reviewers` must list 1 to 6 users or teams on production (got 0); set renewa:productionReviewers.",
     ]);
-    const seven = ["a", "b", "c", "d", "e", "f", "g"];
+    const seven = ["a", "b", "c", "d", "e", "f", "g"].map((l) => `user:${l}`);
     expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "production", reviewers: seven })[0]).toMatch(/got 7/);
-    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "production", reviewers: ["alice", "alice"] })).toEqual(["`reviewers` lists a login twice."]);
-    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "staging", reviewers: ["alice"] })[0]).toMatch(/apply only to production/);
+    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "production", reviewers: ["user:alice", "user:alice"] })).toEqual(["`reviewers` lists a reviewer twice."]);
+    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "development", reviewers: ["user:alice"] })[0]).toMatch(/apply only to production and staging/);
+  });
+
+  it("says which kind each reviewer is: a bare name, or a team of another organization, is refused", () => {
+    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "production", reviewers: ["renewa-release-managers"] })).toEqual([
+      '`reviewers`: "renewa-release-managers" is neither "user:<login>" nor "team:<org>/<team-slug>".',
+    ]);
+    expect(gh.validateGithubEnvironmentArgs({ ...base, environment: "production", reviewers: ["team:other/ops"] })[0]).toMatch(/belongs to "other"; required reviewers must be teams of the repository owner "renewa"/);
+    expect(gh.parseReviewer("team:renewa/release-managers")).toEqual({ kind: "team", org: "renewa", slug: "release-managers" });
+    expect(gh.parseReviewer("user:alice")).toEqual({ kind: "user", login: "alice" });
   });
 
   it("refuses app secrets, and pr-preview outside the repository-managing stack", () => {
@@ -52,7 +63,7 @@ describe("validateGithubEnvironmentArgs", () => {
 
 describe("GithubEnvironment", () => {
   it("production: reviewers by numeric id, no self-review, protected branches only, CI secrets, nothing repository-wide", async () => {
-    const env = new gh.GithubEnvironment("prod-github", { ...base, environment: "production", reviewers: ["alice", "bob"] });
+    const env = new gh.GithubEnvironment("prod-github", { ...base, environment: "production", reviewers: ["user:alice", "user:bob"] });
     await settle(env);
 
     const [environment, ...others] = recorder.byType(ENV);
@@ -61,7 +72,7 @@ describe("GithubEnvironment", () => {
     expect(environment.inputs).toEqual({
       repository: "renewa-one",
       environment: "production",
-      reviewers: [{ users: [1001, 1002] }],
+      reviewers: [{ users: [1001, 1002], teams: [] }],
       preventSelfReview: true,
       deploymentBranchPolicy: { protectedBranches: true, customBranchPolicies: false },
     });
@@ -154,5 +165,28 @@ describe("GithubEnvironment", () => {
     await idle();
     expect(recorder.registrations).toEqual([]);
     expect(recorder.invocations).toEqual([]);
+  });
+});
+
+describe("GithubEnvironment reviewers, resolved the way each kind needs", () => {
+  const run = async (reviewers: string[]) => {
+    const { stdout, stderr } = await runTsAsync("test/fixtures/github-reviewers-program.ts", [], { input: JSON.stringify({ reviewers }) });
+    const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+    if (!line) throw new Error(`reviewers program printed no result:\n${stdout}\n${stderr}`);
+    return JSON.parse(line.slice("RESULT ".length));
+  };
+
+  it("a team is looked up as a team (GET /orgs/{org}/teams/{slug}), a user as a user", async () => {
+    const out = await run(["user:alice", "team:renewa/release-managers"]);
+    expect(out.error).toBeUndefined();
+    expect(out.reviewers).toEqual([{ users: [1001], teams: [77] }]);
+    expect(out.lookups).toEqual(["user alice", "team release-managers"]);
+  });
+
+  it("an unknown reviewer fails preview with a message naming it", async () => {
+    const out = await run(["user:alice", "team:renewa/release-managerz"]);
+    expect(out.error).toMatch(/GithubEnvironment "prod-github": reviewer team "renewa\/release-managerz" \(GET \/orgs\/renewa\/teams\/release-managerz\) was not found: .*404.*renewa:productionReviewers/);
+    const user = await run(["user:nobody-here"]);
+    expect(user.error).toMatch(/reviewer user "nobody-here" \(GET \/users\/nobody-here\) was not found/);
   });
 });

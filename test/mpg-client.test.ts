@@ -72,7 +72,7 @@ describe("hashMigrations", () => {
   });
 
   it("names the missing folder", () => {
-    expect(() => hashMigrations(path.join(dir, "nope"))).toThrow(/nope does not exist.*renewa:migrationsDir/);
+    expect(() => hashMigrations(path.join(dir, "nope"))).toThrow(/nope does not exist or is not a folder/);
   });
 });
 

@@ -8,6 +8,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildManifest } from "../src/migrations/manifest";
+import { HUMAN_MANAGED_SECRETS } from "../src/providers/infisical-secrets";
 import { passwordFor } from "./fakes/fly-postgres";
 import { HttpFake, LoggedRequest } from "./fakes/http-fake";
 import { Fakes, UpResult, newStatePath, startFakes, unsealed, up } from "./harness/up";
@@ -55,6 +57,12 @@ const appMachines = (fakes: Fakes, app: string) => fakes.fly.machines(app).filte
 const records = (fakes: Fakes) => fakes.github.issues.issues.filter((i) => i.labels.includes("deployment-record"));
 const mpgCalls = (calls: LoggedRequest[], what: "databases" | "users") => calls.filter((c) => c.path.startsWith(`/v1/postgres/${DEV_CLUSTER}/${what}`) && c.method !== "GET");
 
+/**
+ * Production's stack file names a team of reviewers; the up harness answers user lookups (github getUser) only, so
+ * production ups here take a user reviewer. Team lookups are tested in github-environment-component.test.ts.
+ */
+const PRODUCTION_REVIEWERS = { "renewa:productionReviewers": '["user:alice"]' };
+
 function mustSucceed(run: Run, what: string): Run {
   if (!run.ok) throw new Error(`${what} failed:\n${run.errors.join("\n")}\n${run.stderr.slice(-3000)}`);
   return run;
@@ -77,7 +85,8 @@ describe("a PR preview (pr-42) from first up to destroy", () => {
   let migrations: string;
   const stackOutputs = { development: { databaseClusterId: DEV_CLUSTER, imageDigest: D1 } };
   const prUp = async (digest: string) =>
-    mustSucceed(await up(fakes, "pr-42", { statePath, stackOutputs, config: { "renewa:imageDigest": digest, "renewa:migrationsDir": migrations } }), `up pr-42 (${digest})`);
+    // As the app repository's PR workflow hands them over: the digest and the manifest of the commit it built.
+    mustSucceed(await up(fakes, "pr-42", { statePath, stackOutputs, config: { "renewa:imageDigest": digest, "renewa:migrations": JSON.stringify(buildManifest(migrations)) } }), `up pr-42 (${digest})`);
   const cluster = () => fakes.mpg.clusters.get(DEV_CLUSTER)!;
   const prApp = () => fakes.fly.state.apps.get(PR_APP);
 
@@ -96,8 +105,10 @@ describe("a PR preview (pr-42) from first up to destroy", () => {
       infisicalEnvironment: "dev",
     });
     for (const d of [D1, D2]) fakes.registry.push(REPO, d);
+    // The human-managed app secrets, as the PR workflow fetches them from Infisical into the step that runs `up`.
+    for (const name of HUMAN_MANAGED_SECRETS) fakes.env[name] = `pr-value-of-${name}`;
     statePath = newStatePath();
-    // The app repository's migrations folder, as the PR workflow checks it out (an absolute path works as well).
+    // The app repository's migrations folder, which its CI turns into the manifest (npm run migrations-manifest).
     migrations = fs.mkdtempSync(path.join(os.tmpdir(), "renewa-migrations-"));
     fs.writeFileSync(path.join(migrations, "20250101000000_init.sql"), "CREATE TABLE customers (id bigint PRIMARY KEY);\n");
   });
@@ -122,7 +133,8 @@ describe("a PR preview (pr-42) from first up to destroy", () => {
     expect(machines[0].config.image).toBe(image(D1));
     expect(app.releases.map((r) => [r.version, r.status, r.strategy, r.image_ref])).toEqual([[1, "complete", "IMMEDIATE", image(D1)]]);
     expect(run.outputs).toMatchObject({ appName: PR_APP, imageDigest: D1, releaseVersion: 1, releasedDigests: [D1], databaseClusterId: DEV_CLUSTER, backupId: null });
-    expect(run.stackReferences).toEqual(["organization/renewa-platform/development"]);
+    // Its own last outputs (what it runs, for a later up that names no digest), and development's cluster.
+    expect(run.stackReferences).toEqual(["organization/renewa-platform/pr-42", "organization/renewa-platform/development"]);
 
     // Its own database and user inside development's cluster, which is only read, never changed.
     expect([...cluster().databases].sort()).toEqual(["fly-db", OTHER_PR_DB, PR_DB].sort());
@@ -141,8 +153,13 @@ describe("a PR preview (pr-42) from first up to destroy", () => {
     expect(staged).toHaveLength(1);
     const values = staged[0].body.values as Record<string, string>;
     expect(Object.keys(values).sort()).toEqual(
-      ["DATABASE_URL", "DATABASE_URL_MIGRATION", "TIGRIS_ACCESS_KEY_ID", "TIGRIS_BUCKET_NAME", "TIGRIS_ENDPOINT_URL_S3", "TIGRIS_REGION", "TIGRIS_SECRET_ACCESS_KEY", "UPSTASH_REDIS_REST_TOKEN", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_URL"].sort(),
+      [
+        "DATABASE_URL", "DATABASE_URL_MIGRATION", "TIGRIS_ACCESS_KEY_ID", "TIGRIS_BUCKET_NAME", "TIGRIS_ENDPOINT_URL_S3", "TIGRIS_REGION", "TIGRIS_SECRET_ACCESS_KEY", "UPSTASH_REDIS_REST_TOKEN", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_URL",
+        ...HUMAN_MANAGED_SECRETS,
+      ].sort(),
     );
+    // Every human-managed secret the app needs, with the value the workflow fetched from Infisical.
+    for (const name of HUMAN_MANAGED_SECRETS) expect(values[name]).toBe(`pr-value-of-${name}`);
     const password = encodeURIComponent(cluster().users.get(PR_DB)!.password);
     expect(values.DATABASE_URL).toBe(`postgres://${PR_DB}:${password}@pgbouncer.${DEV_CLUSTER}.flympg.net:5432/${PR_DB}`);
     expect(values.DATABASE_URL_MIGRATION).toMatch(new RegExp(`^postgres://${PR_DB}:[^@]+@direct\\.${DEV_CLUSTER}\\.flympg\\.net:5432/${PR_DB}$`));
@@ -325,7 +342,7 @@ describe("production is protected from destroy", () => {
 
   it("destroy after a first up fails naming the protected resources and deletes nothing anywhere", async () => {
     const first = mustSucceed(
-      await up(fakes, "production", { statePath, stackOutputs: { staging: { imageDigest: D1, releasedDigests: [D1] } } }),
+      await up(fakes, "production", { statePath, stackOutputs: { staging: { imageDigest: D1, releasedDigests: [D1] } }, config: PRODUCTION_REVIEWERS }),
       "up production",
     );
     expect(first.outputs).toMatchObject({ appName: "renewa-app-production", imageDigest: D1, databaseClusterId: PROD_CLUSTER });
@@ -337,7 +354,7 @@ describe("production is protected from destroy", () => {
     const stateBefore = fs.readFileSync(statePath, "utf8");
 
     const before = mark(fakes);
-    const run = await up(fakes, "production", { statePath, destroy: true });
+    const run = await up(fakes, "production", { statePath, destroy: true, config: PRODUCTION_REVIEWERS });
     expect(run.ok).toBe(false);
     expect(run.errors).toHaveLength(1);
     expect(run.errors[0]).toMatch(/protected/);
@@ -366,7 +383,7 @@ describe("production's promotion gate, end to end", () => {
     for (const d of [D1, D2]) fakes.registry.push(REPO, d);
     statePath = newStatePath();
     refusedMarks = mark(fakes);
-    refused = await up(fakes, "production", { statePath, stackOutputs: staging });
+    refused = await up(fakes, "production", { statePath, stackOutputs: staging, config: PRODUCTION_REVIEWERS });
   });
   afterAll(async () => {
     await fakes?.close();
@@ -391,7 +408,7 @@ describe("production's promotion gate, end to end", () => {
 
   it("the same up with renewa:allowUnverifiedPromotion=true succeeds and its deployment record carries the override", async () => {
     const run = mustSucceed(
-      await up(fakes, "production", { statePath, stackOutputs: staging, config: { "renewa:allowUnverifiedPromotion": "true" } }),
+      await up(fakes, "production", { statePath, stackOutputs: staging, config: { ...PRODUCTION_REVIEWERS, "renewa:allowUnverifiedPromotion": "true" } }),
       "up production with the override",
     );
     expect(run.outputs).toMatchObject({ imageDigest: D2, releaseVersion: 1 });

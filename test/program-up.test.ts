@@ -137,7 +137,8 @@ describe("pulumi up of the staging stack, end to end against the fakes", () => {
       releasedDigests: [D1],
       databaseClusterId: OLD_CLUSTER,
     });
-    expect(first.stackReferences).toEqual(["organization/renewa-platform/development"]);
+    // Its own last outputs (a pin, the running image's manifest and commit), and development's digest.
+    expect(first.stackReferences).toEqual(["organization/renewa-platform/staging", "organization/renewa-platform/development"]);
 
     // Ordering: the sync waits for the app, the release for the sync, the record for the release.
     const at = (name: string) => registration(first, name);

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ImagePromotionArgs } from "../components/image-promotion";
+import { type ImagePromotionArgs, decideDigest, identityFor } from "../components/image-promotion";
 import { runTsAsync } from "./harness/engine";
 import { PromotionMockState, isSecret, promotionMocks, unsecret } from "./fakes/promotion-mocks";
 import { RegistryFake, createRegistryFake } from "./fakes/registry";
@@ -99,7 +99,8 @@ describe("ImagePromotion", () => {
     const out = await settle(make({ stack: "development", kind: "development", pinnedDigest: A }));
     expect(out).toEqual({ digest: A, imageRef: `registry.fly.io/${REPO}@${A}`, source: "pinned", override: false });
     expect(state.lookups).toEqual([`registry.fly.io/${REPO}@${A}`]);
-    expect(state.resources.some((r) => r.type === "pulumi:pulumi:StackReference")).toBe(false);
+    // Its only stack reference is to itself (a pin and the running image's identity outlive the run there).
+    expect(state.resources.filter((r) => r.type === "pulumi:pulumi:StackReference").map((r) => r.inputs.name)).toEqual(["organization/renewa-platform/development"]);
     // Registry reads need no Docker daemon.
     const provider = state.resources.find((r) => r.type === "pulumi:providers:docker")!;
     expect(JSON.parse(provider.inputs.disableDockerDaemonCheck)).toBe(true);
@@ -113,8 +114,8 @@ describe("ImagePromotion", () => {
     const p = make({ stack: "staging", kind: "staging", promoteFrom: "development" });
     expect(await settle(p)).toMatchObject({ digest: B, source: "promoted", override: false });
     const refs = state.resources.filter((r) => r.type === "pulumi:pulumi:StackReference");
-    expect(refs.map((r) => r.inputs.name)).toEqual(["organization/renewa-platform/development"]);
-    expect(refs[0].name).toMatch(/^image-\d+-development$/);
+    expect(refs.map((r) => r.inputs.name)).toEqual(["organization/renewa-platform/staging", "organization/renewa-platform/development"]);
+    expect(refs.map((r) => r.name)).toEqual([expect.stringMatching(/^image-\d+-self$/), expect.stringMatching(/^image-\d+-development$/)]);
   });
 
   it("uses stackOrg when given", async () => {
@@ -191,6 +192,71 @@ describe("ImagePromotion", () => {
     state.stackOutputs["organization/renewa-platform/development"] = { imageDigest: A };
     await settle(new ImagePromotion("app-image", { ...base, stack: "staging", kind: "staging", promoteFrom: "development" }));
     const children = state.resources.filter((r) => r.type !== "renewa:release:ImagePromotion");
-    expect(children.map((c) => c.name).sort()).toEqual(["app-image-development", "app-image-registry"]);
+    expect(children.map((c) => c.name).sort()).toEqual(["app-image-development", "app-image-registry", "app-image-self"]);
+  });
+
+  it("a pin kept in the stack's own outputs holds on a later up that sets nothing; followSource lets it follow again", async () => {
+    state.stackOutputs["organization/renewa-platform/development"] = { imageDigest: B };
+    // After a rollback: staging runs A, pinned (its pinnedDigest output), while development moved on to B.
+    state.stackOutputs["organization/renewa-platform/staging"] = { imageDigest: A, pinnedDigest: A };
+    const kept = make({ stack: "staging", kind: "staging", promoteFrom: "development" });
+    expect(await settle(kept)).toMatchObject({ digest: A, source: "pinned" });
+    expect(await promiseOf(kept.pin)).toBe(A);
+    const moved = make({ stack: "staging", kind: "staging", promoteFrom: "development", followSource: true });
+    expect(await settle(moved)).toMatchObject({ digest: B, source: "promoted" });
+    expect(await promiseOf(moved.pin)).toBeUndefined();
+  });
+
+  it("carries the source's migrations manifest and source commit with the promoted digest", async () => {
+    const migrations = { hash: `sha256:${"1".repeat(64)}`, files: [] };
+    const commit = "f".repeat(40);
+    state.stackOutputs["organization/renewa-platform/development"] = { imageDigest: B, migrations, sourceCommit: commit };
+    const p = make({ stack: "staging", kind: "staging", promoteFrom: "development", followSource: true, migrations });
+    expect(await promiseOf(p.migrations)).toEqual(migrations);
+    expect(await promiseOf(p.sourceCommit)).toBe(commit);
+  });
+});
+
+type Seen = Parameters<typeof identityFor>[2] extends infer I ? { source: I; own: I; ownPin?: string; stagingReleased?: string[] } : never;
+/** The component's two steps in order: the digest (and pin), then what travels with it. */
+const decideOutcome = (args: ImagePromotionArgs, seen: Seen) => {
+  const d = decideDigest(args, { sourceDigest: seen.source.digest, stagingReleased: seen.stagingReleased, ownPin: seen.ownPin });
+  return { ...d, ...identityFor(args, d, seen.source, seen.own) };
+};
+
+describe("decideDigest and identityFor", () => {
+  const staging = { ...base, stack: "staging", kind: "staging", promoteFrom: "development" } as const;
+  const m = (d: string) => ({ hash: `sha256:${d.repeat(64)}`, files: [] });
+
+  it("the approved digest is the digest that ships: a source that moved on after approval fails before anything changes", () => {
+    const seen = { source: { digest: B }, own: {} };
+    expect(decideOutcome({ ...staging, followSource: true, expectedDigest: B }, seen).digest).toBe(B);
+    expect(() => decideOutcome({ ...staging, followSource: true, expectedDigest: A }, seen)).toThrow(
+      new RegExp(`stack staging: the approved digest is ${A} \\(renewa:expectedDigest\\) but this update would deploy ${B} \\(promoted\\).*nothing was changed`),
+    );
+    // A kept pin is not what was approved either.
+    expect(() => decideOutcome({ ...staging, expectedDigest: B }, { source: { digest: B }, ownPin: A, own: { digest: A } })).toThrow(/would deploy sha256:a+ \(pinned\)/);
+  });
+
+  it("refuses a manifest or commit that is not the one the source runs with the digest", () => {
+    const seen = { source: { digest: B, migrations: m("1"), sourceCommit: "1".repeat(40) }, own: {} };
+    expect(() => decideOutcome({ ...staging, followSource: true, migrations: m("2") }, seen)).toThrow(/renewa:migrations \(hash sha256:2+\) is not the manifest development runs/);
+    expect(() => decideOutcome({ ...staging, followSource: true, migrations: m("1"), sourceCommit: "2".repeat(40) }, seen)).toThrow(/is not the commit development built/);
+    expect(decideOutcome({ ...staging, followSource: true, migrations: m("1") }, seen)).toMatchObject({ digest: B, migrations: m("1"), sourceCommit: "1".repeat(40) });
+  });
+
+  it("a new image whose source has a manifest must come with it (a plain up would skip the pre-deploy backup)", () => {
+    const seen = { source: { digest: B, migrations: m("1") }, own: { digest: A } };
+    expect(() => decideOutcome({ ...staging, followSource: true }, seen)).toThrow(/development runs sha256:b+ with migrations sha256:1+, but this update was not given them .*npm run promote -- development staging/);
+    // The image staging already runs: nothing migrates, so nothing is refused.
+    expect(decideOutcome(staging, { source: { digest: A, migrations: m("1") }, own: { digest: A } })).toMatchObject({ digest: A, migrations: m("1") });
+  });
+
+  it("a run that deploys nothing new keeps the manifest and commit the stack ran before; a new digest never inherits them", () => {
+    const dev = { ...base, stack: "development", kind: "development" } as const;
+    const own = { digest: A, migrations: m("3"), sourceCommit: "3".repeat(40) };
+    expect(decideOutcome(dev, { source: {}, own })).toMatchObject({ digest: undefined, migrations: m("3"), sourceCommit: "3".repeat(40) });
+    expect(decideOutcome({ ...dev, pinnedDigest: B }, { source: {}, own })).toMatchObject({ digest: B, migrations: undefined, sourceCommit: undefined });
+    expect(decideOutcome({ ...dev, pinnedDigest: B, migrations: m("4") }, { source: {}, own }).migrations).toEqual(m("4"));
   });
 });

@@ -2,7 +2,9 @@
  * Each stack's whole graph, evaluated the way `pulumi up` loads the program (ts-node registered as run.js does) under
  * the mock runtime, through the offline synth command.
  */
+import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { buildManifest } from "../src/migrations/manifest";
 import type { SynthResource, SynthResult } from "../src/synth";
 import { runTsAsync } from "./harness/engine";
 
@@ -34,7 +36,10 @@ const types = (r: SynthResult) => r.resources.map((x) => x.type);
 const stacks: Record<string, SynthResult> = {};
 const SENTINELS = { FLY_API_TOKEN: "SENTINEL_FLY_0451", GITHUB_TOKEN: "SENTINEL_GH_0451", INFISICAL_TOKEN: "SENTINEL_INF_0451", UPSTASH_API_KEY: "SENTINEL_UP_0451" };
 /** The runs of single tests, started with the stacks' so that they use every core; each test awaits its own. */
-let runs: Record<"typeChecked" | "noDigest" | "badConfig" | "unknownStack" | "withSentinels" | "repointed" | "migrations" | "missingMigrations", Promise<Run>>;
+let runs: Record<"typeChecked" | "noDigest" | "badConfig" | "unknownStack" | "withSentinels" | "repointed" | "migrations" | "badMigrations" | "pinKept" | "pinReleased", Promise<Run>>;
+/** The app repository's build of DIGEST: its migrations manifest and source commit, as CI hands them over. */
+const MANIFEST = buildManifest(path.resolve(__dirname, "fixtures", "migrations"));
+const SOURCE_COMMIT = "5ca1ab1e".repeat(5);
 
 beforeAll(async () => {
   const base = {
@@ -53,8 +58,24 @@ beforeAll(async () => {
       SENTINELS,
     ),
     repointed: run(["staging", "--json", "--stack-output", `development.imageDigest=${DIGEST}`, "--config", "renewa:mpgClusterId=renewa-staging-restored"]),
-    migrations: run(["staging", "--json", "--stack-output", `development.imageDigest=${DIGEST}`, "--config", "renewa:migrationsDir=test/fixtures/migrations"]),
-    missingMigrations: run(["staging", "--config", "renewa:migrationsDir=../nowhere/migrations"]),
+    // A promotion as `npm run promote` runs it: development's outputs carry the manifest and commit with the digest.
+    migrations: run([
+      "staging", "--json",
+      "--stack-output", `development.imageDigest=${DIGEST}`,
+      "--stack-output", `development.migrations=${JSON.stringify(MANIFEST)}`,
+      "--stack-output", `development.sourceCommit=${SOURCE_COMMIT}`,
+      "--config", "renewa:followSource=true",
+      "--config", `renewa:expectedDigest=${DIGEST}`,
+      "--config", `renewa:migrations=${JSON.stringify(MANIFEST)}`,
+      "--config", `renewa:sourceCommit=${SOURCE_COMMIT}`,
+    ]),
+    badMigrations: run(["staging", "--config", 'renewa:migrations={"hash":"sha256:nothex","files":[]}']),
+    // After a rollback: staging runs OLD_DIGEST, pinned in its own outputs; development has moved on to DIGEST.
+    pinKept: run(["staging", "--json", "--stack-output", `development.imageDigest=${DIGEST}`, "--stack-output", `staging.imageDigest=${OLD_DIGEST}`, "--stack-output", `staging.pinnedDigest=${OLD_DIGEST}`]),
+    pinReleased: run([
+      "staging", "--json", "--stack-output", `development.imageDigest=${DIGEST}`, "--stack-output", `staging.imageDigest=${OLD_DIGEST}`,
+      "--stack-output", `staging.pinnedDigest=${OLD_DIGEST}`, "--config", "renewa:followSource=true",
+    ]),
   };
   for (const [stack, running] of Object.entries(base)) stacks[stack] = await synth(running);
 }, 120_000);
@@ -117,10 +138,11 @@ describe("stack differences", () => {
 
   it("promotes along development → staging → production through stack references", () => {
     const refs = (s: string) => stacks[s].resources.filter((x) => x.type === "pulumi:pulumi:StackReference").map((x) => x.inputs.name);
-    expect(refs("development")).toEqual([]);
-    expect(refs("staging")).toEqual(["organization/renewa-platform/development"]);
-    expect(refs("production")).toEqual(["organization/renewa-platform/staging"]);
-    expect(refs("pr-42")).toEqual(["organization/renewa-platform/development"]);
+    // Each stack also reads its own last outputs (a pin, the running image's manifest and commit).
+    expect(refs("development")).toEqual(["organization/renewa-platform/development"]);
+    expect(refs("staging")).toEqual(["organization/renewa-platform/staging", "organization/renewa-platform/development"]);
+    expect(refs("production")).toEqual(["organization/renewa-platform/production", "organization/renewa-platform/staging"]);
+    expect(refs("pr-42")).toEqual(["organization/renewa-platform/pr-42", "organization/renewa-platform/development"]);
   });
 
   it("references each long-lived environment's own MPG cluster from its stack file", () => {
@@ -240,19 +262,36 @@ describe("Path B preview", () => {
 });
 
 describe("migrations", () => {
-  it("with a migrations folder, takes a pre-deploy backup keyed by its content hash and feeds its id to the release and the record", async () => {
+  it("the manifest that came with the promoted digest takes a pre-deploy backup keyed by its hash, and travels on as outputs", async () => {
     const r = await synth(runs.migrations);
     const backup = byName(r, "renewa-db-backup");
     expect(backup.type).toBe("pulumi-nodejs:dynamic/fly:MpgBackup");
-    expect(backup.inputs).toMatchObject({ clusterId: "renewa-staging-mpg", migrationsHash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(backup.inputs).toMatchObject({ clusterId: "renewa-staging-mpg", migrationsHash: MANIFEST.hash });
     expect(backup.registered!).toBeLessThan(byName(r, "renewa-app-release").registered!);
     expect(byName(r, "renewa-app-release").inputs.backupId).toBe("(known after deploy)");
+    expect(r.outputs).toMatchObject({ migrations: MANIFEST, sourceCommit: SOURCE_COMMIT });
+    // The deployment record carries the image's source commit (the app repository's), not this program's.
+    expect(byName(r, "renewa-record").inputs.commit).toBe(SOURCE_COMMIT);
   });
 
-  it("a migrations folder that does not exist stops the run naming the stack and key", async () => {
-    const res = await runs.missingMigrations;
+  it("a manifest that is not one stops the run naming the stack and key", async () => {
+    const res = await runs.badMigrations;
     expect(res.status).toBe(1);
-    expect(res.stderr).toContain('stack staging: renewa:migrationsDir = "../nowhere/migrations"');
-    expect(res.stderr).toContain("cannot be read");
+    expect(res.stderr).toContain('Invalid configuration for stack "staging"');
+    expect(res.stderr).toMatch(/renewa:migrations = .*expected hash: sha256: followed by 64/);
+  });
+});
+
+describe("pins that hold", () => {
+  it("a later up that sets nothing keeps the rolled-back digest (its pinnedDigest output), not development's", async () => {
+    const r = await synth(runs.pinKept);
+    expect(byName(r, "renewa-app-release").inputs.image).toBe(`registry.fly.io/renewa-app-development@${OLD_DIGEST}`);
+    expect(r.outputs.pinnedDigest).toBe(OLD_DIGEST);
+  });
+
+  it("a promotion (renewa:followSource) moves it on and drops the pin", async () => {
+    const r = await synth(runs.pinReleased);
+    expect(byName(r, "renewa-app-release").inputs.image).toBe(`registry.fly.io/renewa-app-development@${DIGEST}`);
+    expect(r.outputs.pinnedDigest ?? undefined).toBeUndefined();
   });
 });

@@ -4,28 +4,33 @@
  * `destroy` tears all of it down and then removes the stack, so a closed PR leaves nothing behind. Both are safe to
  * repeat (a reopened PR, a cleanup job that runs twice).
  */
+import * as fs from "fs";
+import { migrationsManifestSchema } from "../migrations/manifest";
 import { assertDigest } from "../promotion";
 import { APP_PREFIX, parseStackName } from "../stacks";
 import { CliIo, CommandSpec, UsageError, asUsage, expectPositionals, formatHelp, parseCommand, runAsMain } from "./args";
-import { describeChanges, runUp } from "./promote";
+import { describeChanges, upWithRunConfig } from "./promote";
 import { StackRunner, createLocalStackRunner } from "./stack-runner";
 
 export const PREVIEW_ENV: CommandSpec = {
   name: "preview-env",
-  usage: "up <N> [--digest sha256:…] [--dry-run] | destroy <N> [--dry-run]",
-  summary: "Create/update (up) or tear down (destroy) the preview environment of pull request <N>: stack pr-<N>.",
+  usage: "up <N> [--digest sha256:…] [--migrations <file>] [--source-commit <sha>] [--dry-run] | destroy <N> [--dry-run]",
+  summary: "Create/update (up) or tear down (destroy) the preview environment of the app's pull request <N>: stack pr-<N>.",
   args: [
     { name: "action", help: "up or destroy" },
-    { name: "N", help: "the pull request number" },
+    { name: "N", help: "the pull request number in the app repository (renewa/renewa-one)" },
   ],
   options: {
     digest: { type: "string", placeholder: "sha256:…", help: "up: the PR build's digest (sets renewa:imageDigest on pr-<N>)." },
+    migrations: { type: "string", placeholder: "file", help: "up: the build's migrations manifest (`npm run migrations-manifest` output): renewa:migrations." },
+    "source-commit": { type: "string", placeholder: "sha", help: "up: the app commit the image was built from: renewa:sourceCommit." },
   },
   notes: [
-    "up:      pulumi config set renewa:imageDigest <digest> -s pr-<N>; pulumi up -s pr-<N> (creates the stack if new).",
+    "up:      for this run, set renewa:imageDigest / renewa:migrations / renewa:sourceCommit on pr-<N>; pulumi up -s",
+    "         pr-<N> (creates the stack if new); remove them again (the stack's outputs keep what runs).",
     "destroy: pulumi destroy -s pr-<N> (app, database, bucket); pulumi stack rm pr-<N>. A missing stack is not an error.",
   ],
-  examples: [`up 42 --digest sha256:${"0".repeat(64)}`, "destroy 42", "destroy 42 --dry-run"],
+  examples: [`up 42 --digest sha256:${"0".repeat(64)} --migrations migrations.json`, "destroy 42", "destroy 42 --dry-run"],
 };
 
 export interface PreviewEnvDeps {
@@ -47,23 +52,42 @@ export async function previewEnv(argv: string[], deps: PreviewEnvDeps): Promise<
   const stack = info.stack;
   const app = `${APP_PREFIX}${stack}`;
   const digest = parsed.values.digest as string | undefined;
-  if (digest !== undefined) {
-    if (action === "destroy") throw new UsageError("--digest only applies to up.");
-    asUsage(() => assertDigest(digest, "--digest"));
-  }
-  return action === "up" ? up(stack, app, digest, parsed.dryRun, io, runner) : destroy(stack, app, parsed.dryRun, io, runner);
+  const migrationsFile = parsed.values.migrations as string | undefined;
+  const sourceCommit = parsed.values["source-commit"] as string | undefined;
+  if (action === "destroy" && (digest ?? migrationsFile ?? sourceCommit) !== undefined) throw new UsageError("--digest, --migrations and --source-commit only apply to up.");
+  if (digest !== undefined) asUsage(() => assertDigest(digest, "--digest"));
+  if (sourceCommit !== undefined && !/^[0-9a-f]{40}$/.test(sourceCommit)) throw new UsageError(`--source-commit "${sourceCommit}" is not a full 40-hex commit.`);
+  const run = {
+    "renewa:imageDigest": digest,
+    "renewa:migrations": migrationsFile === undefined ? undefined : readManifest(migrationsFile),
+    "renewa:sourceCommit": sourceCommit,
+  };
+  return action === "up" ? up(stack, app, run, parsed.dryRun, io, runner) : destroy(stack, app, parsed.dryRun, io, runner);
 }
 
-async function up(stack: string, app: string, digest: string | undefined, dryRun: boolean, io: CliIo, runner: StackRunner): Promise<number> {
+/** The manifest file as compact JSON, validated before anything changes. */
+function readManifest(file: string): string {
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new UsageError(`--migrations ${file} cannot be read as JSON: ${(err as Error).message}`);
+  }
+  const res = migrationsManifestSchema.safeParse(data);
+  if (!res.success) throw new UsageError(`--migrations ${file} is not a migrations manifest: ${res.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return JSON.stringify(res.data);
+}
+
+async function up(stack: string, app: string, run: Record<string, string | undefined>, dryRun: boolean, io: CliIo, runner: StackRunner): Promise<number> {
+  const digest = run["renewa:imageDigest"];
   io.out(`Preview environment plan: up ${stack} (app ${app})`);
-  io.out(`  1. ${digest ? `pulumi config set renewa:imageDigest ${digest} -s ${stack}` : "no --digest: keep the image the stack already runs (a new stack deploys nothing)"}`);
+  io.out(`  1. ${digest ? `for this run: renewa:imageDigest ${digest}${run["renewa:migrations"] ? ", renewa:migrations" : ""}${run["renewa:sourceCommit"] ? ", renewa:sourceCommit" : ""} on ${stack}` : "no --digest: keep the image the stack already runs (a new stack deploys nothing)"}`);
   io.out(`  2. pulumi up -s ${stack} (creates the stack, app, database and bucket when missing)`);
   if (dryRun) {
     io.out("Dry run: nothing was changed.");
     return 0;
   }
-  if (digest) await runner.setConfig(stack, "renewa:imageDigest", digest);
-  const result = await runUp(runner, stack, io);
+  const result = await upWithRunConfig(runner, stack, run, io);
   const url = result.outputs.appUrl ?? `https://${app}.fly.dev`;
   io.out(`Preview ${stack} is up: ${url} (${result.outputs.imageDigest ?? "no image yet"}; ${describeChanges(result)}).`);
   io.out(`It is torn down when the PR closes (pr-cleanup.yml), or by hand: npm run preview-env -- destroy ${stack.slice(3)}`);

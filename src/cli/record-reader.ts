@@ -19,7 +19,8 @@ export interface RecordReader {
 export function githubRecordReader(repo: RepoRef): RecordReader {
   return {
     async list(stack) {
-      const issues = await listIssuesByLabel(repo, [RECORD_LABEL, environmentLabel(stack)], { maxPages: 5 });
+      // Every page: an environment's oldest known-good digest may be behind hundreds of newer records.
+      const issues = await listIssuesByLabel(repo, [RECORD_LABEL, environmentLabel(stack)]);
       const listing: RecordListing = { records: [], unreadable: [] };
       for (const issue of issues) {
         try {

@@ -9,7 +9,7 @@ import { contractMigrationsSince, contractRollbackMessage } from "../migrations/
 import { assertDigest, checkProductionGate } from "../promotion";
 import { LONG_LIVED_STACKS } from "../stacks";
 import { CliIo, CommandSpec, UsageError, asUsage, confirm, expectPositionals, formatHelp, parseCommand, runAsMain } from "./args";
-import { describeChanges, runUp } from "./promote";
+import { describeChanges, upWithRunConfig } from "./promote";
 import { RecordReader, githubRecordReader } from "./record-reader";
 import { StackRunner, createLocalStackRunner } from "./stack-runner";
 import { readStackConfig } from "./stack-file";
@@ -20,7 +20,11 @@ export const ROLLBACK: CommandSpec = {
   summary: "Path A: put <env> back on the previous successful image digest from its deployment records.",
   args: [{ name: "env", help: "development, staging or production" }],
   options: {
-    to: { type: "string", placeholder: "sha256:…", help: "Roll back to this digest (must be one <env> ran before) instead of the previous one." },
+    to: {
+      type: "string",
+      placeholder: "sha256:…",
+      help: "Roll back to this digest instead of the previous one. It must be in <env>'s records when there are any; without records, it is taken as given.",
+    },
     yes: { type: "boolean", help: "Do not ask for confirmation (CI)." },
     "allow-contract-rollback": {
       type: "boolean",
@@ -29,7 +33,8 @@ export const ROLLBACK: CommandSpec = {
   },
   notes: [
     "Steps: read the deployment-record issues of <env> (GITHUB_TOKEN); pick the digest that ran before the running",
-    "one first ran; confirm; pulumi config set renewa:imageDigest <digest> -s <env>; pulumi up -s <env>.",
+    "one first ran; confirm; pulumi up -s <env> with renewa:imageDigest <digest> set for that run only. The pin then",
+    "holds in the stack's pinnedDigest output (every later up keeps it) until `npm run promote` moves <env> on.",
     "Only the image changes. Migrations are N-1 compatible, so the previous image runs on the current schema. To",
     "restore data, use Path B: fly mpg restore, then `npm run repoint -- <env> <new-cluster-id>`.",
     "Refused when a contract migration ran after the target was released (it removed what the target may use): the",
@@ -63,12 +68,14 @@ export async function rollback(argv: string[], deps: RollbackDeps): Promise<numb
 
   const { records, unreadable } = await deps.records(cfg).list(env);
   for (const u of unreadable) io.err(`warning: issue #${u.issueNumber} is labelled deployment-record but unreadable (${u.reason}); ignored.`);
-  if (records.length === 0) {
+  if (records.length === 0 && wanted === undefined) {
     throw new Error(`no deployment records for ${env} in ${cfg.githubOwner}/${cfg.githubRepository} (issues labelled deployment-record and env:${env}); without them there is no known-good digest. Pass --to with a digest you know ${env} ran.`);
   }
-  const running = ((await runner.outputs(env))?.imageDigest as string | undefined) ?? records[0].digest;
+  const running = ((await runner.outputs(env))?.imageDigest as string | undefined) ?? records[0]?.digest;
   const current = records.find((r) => r.digest === running);
-  const target = pickTarget(env, records, running, wanted);
+  // Without records nothing can vouch for --to, so it is taken as the operator's word (the registry check and
+  // production's gate still apply in the update); with records it must be one of them.
+  const target = records.length === 0 ? unrecordedTarget(env, wanted!, running, io) : pickTarget(env, records, running!, wanted);
   if (env === "production") {
     const staging = await runner.outputs("staging");
     checkProductionGate(target.digest, staging?.releasedDigests as string[] | undefined, cfg.allowUnverifiedPromotion);
@@ -79,13 +86,16 @@ export async function rollback(argv: string[], deps: RollbackDeps): Promise<numb
   if (crossings.length && !override) throw new Error(contractRollbackMessage(env, target.digest, crossings));
 
   io.out(`Rollback plan for ${env} (Path A: image only; the database is not touched)`);
-  io.out(`  running now:  ${running}${current ? ` (${describe(current)})` : " (no record of it)"}`);
+  io.out(`  running now:  ${running ?? "nothing"}${current ? ` (${describe(current)})` : " (no record of it)"}`);
   io.out(`  roll back to: ${target.digest} (${describe(target)})`);
   if (current?.backupId) io.out(`  pre-deploy backup of the running release: ${current.backupId} (for Path B, if data must go back too)`);
-  const steps = [`pulumi config set renewa:imageDigest ${target.digest} -s ${env}`, `pulumi up -s ${env}`];
+  const steps = [
+    `for this run: renewa:imageDigest ${target.digest} on ${env} (the stack keeps it as its pinnedDigest output)`,
+    `pulumi up -s ${env}; then remove the run's config (nothing to commit)`,
+  ];
   if (crossings.length) {
     for (const c of crossings) io.err(`WARNING: going back across contract migration ${c.migration} (release v${c.release.releaseVersion}); ${target.digest} may fail on the current schema.`);
-    steps.unshift(`pulumi config set renewa:allowContractRollback ${target.digest} -s ${env} (--allow-contract-rollback; recorded in the deployment record)`);
+    steps.unshift(`for this run: renewa:allowContractRollback ${target.digest} (--allow-contract-rollback; recorded in the deployment record)`);
   }
   steps.forEach((step, i) => io.out(`  ${i + 1}. ${step}`));
   if (parsed.dryRun) {
@@ -97,11 +107,16 @@ export async function rollback(argv: string[], deps: RollbackDeps): Promise<numb
     return 1;
   }
 
-  if (crossings.length) await runner.setConfig(env, "renewa:allowContractRollback", target.digest);
-  await runner.setConfig(env, "renewa:imageDigest", target.digest);
-  const result = await runUp(runner, env, io);
+  // The pin outlives this run in the stack's pinnedDigest output, so the stack file is left as it was.
+  const sourceCommit = /^[0-9a-f]{40}$/.test(target.commit) ? target.commit : undefined;
+  const runConfig = {
+    "renewa:imageDigest": target.digest,
+    "renewa:sourceCommit": sourceCommit,
+    ...(crossings.length ? { "renewa:allowContractRollback": target.digest } : {}),
+  };
+  const result = await upWithRunConfig(runner, env, runConfig, io);
   io.out(`Rolled back ${env} to ${target.digest} (release v${result.outputs.releaseVersion ?? "?"}; ${describeChanges(result)}).`);
-  io.out(`${env} is now pinned by renewa:imageDigest in Pulumi.${env}.yaml: commit that change so the next \`pulumi up\` from main keeps the rollback.`);
+  io.out(`${env} is now pinned to it (stack output pinnedDigest): every later \`pulumi up\`, from main or any checkout, keeps the rollback; there is no file to commit.`);
   io.out(
     env === "development"
       ? "Next: the next push to main deploys a new build and replaces the pin."
@@ -138,7 +153,15 @@ export function pickTarget(
   return previous;
 }
 
+/** A --to digest when the environment has no records at all: a record-shaped stand-in, said out loud. */
+function unrecordedTarget(env: string, digest: string, running: string | undefined, io: CliIo): DeploymentRecordData {
+  if (digest === running) throw new UsageError(`${env} already runs ${digest}; nothing to roll back.`);
+  io.err(`warning: ${env} has no deployment records, so nothing confirms that ${env} ran ${digest}; rolling back to it on your word.`);
+  return { schema: 1, key: "", app: "", stack: env, environment: env, digest, previousDigest: null, backupId: null, releaseVersion: 0, commit: "unknown", recordedAt: "no record", override: false };
+}
+
 function describe(r: DeploymentRecordData & { issueNumber?: number }): string {
+  if (!r.key) return "no deployment record";
   return `release v${r.releaseVersion}, ${r.recordedAt}, commit ${r.commit.slice(0, 12)}${r.issueNumber ? `, issue #${r.issueNumber}` : ""}`;
 }
 

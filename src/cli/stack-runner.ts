@@ -4,6 +4,7 @@
  * Cloud, or PULUMI_BACKEND_URL=s3://…/file://… plus PULUMI_CONFIG_PASSPHRASE for a self-managed backend); it is
  * loaded only when a command actually runs, so `--help` and `--dry-run` work without either.
  */
+import { assertBackend } from "./check-backend";
 
 export interface RunResult {
   /** "succeeded", "failed", … as Pulumi reports it. */
@@ -33,7 +34,11 @@ type Automation = typeof import("@pulumi/pulumi/automation");
 export function createLocalStackRunner(workDir: string): StackRunner {
   // Loaded on first use: the Automation API is heavy and needs nothing until a command really runs.
   let auto: Automation | undefined;
-  const automation = (): Automation => (auto ??= require("@pulumi/pulumi/automation") as Automation);
+  // The backend settings are checked once, before the first call that starts Pulumi (see check-backend.ts).
+  const automation = (): Automation => {
+    if (!auto) assertBackend();
+    return (auto ??= require("@pulumi/pulumi/automation") as Automation);
+  };
   const open = (stackName: string) => cli(() => automation().LocalWorkspace.createOrSelectStack({ stackName, workDir }));
   const plain = (map: Record<string, { value: unknown }>) => Object.fromEntries(Object.entries(map).map(([k, v]) => [k, v.value]));
   const summarize = (summary: { result: string; resourceChanges?: Record<string, number> }, outputs: Record<string, { value: unknown }>): RunResult => ({

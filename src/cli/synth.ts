@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   for (const [k, v] of pairs(values["stack-output"], "=", "--stack-output")) {
     const [stack, key] = k.split(".");
     if (!key) throw new Error(`--stack-output "${k}" must look like <stack>.<output>=value`);
-    (stackOutputs[stack] ??= {})[key] = v.startsWith("[") ? JSON.parse(v) : v;
+    (stackOutputs[stack] ??= {})[key] = /^[[{]/.test(v) ? JSON.parse(v) : v;
   }
   const overrides = Object.fromEntries(pairs(values.config, "=", "--config"));
   const result = await synth(positionals[0], {

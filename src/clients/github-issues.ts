@@ -18,7 +18,7 @@ export interface Issue {
   html_url: string;
   state: string;
   created_at: string;
-  labels: Array<{ name: string }>;
+  labels: Array<{ name: string } | string>;
 }
 
 function repoPath(repo: RepoRef): string {
@@ -38,9 +38,25 @@ export async function createIssue(
   return res.body;
 }
 
+/** Labels of `wanted` the issue does not carry. */
+export function missingLabels(issue: Pick<Issue, "labels">, wanted: string[]): string[] {
+  const have = new Set((issue.labels ?? []).map((l) => (typeof l === "string" ? l : l.name)));
+  return wanted.filter((l) => !have.has(l));
+}
+
 /**
- * Issues (not pull requests) carrying every label in `labels`, open and closed, newest first. Reads up to
- * `maxPages` pages; unlike the search API this listing is consistent right after a create.
+ * Adds labels to an existing issue (`POST /repos/{owner}/{repo}/issues/{issue_number}/labels`); returns the issue's
+ * labels afterwards. Adding a label it already has changes nothing, so a repeat is safe.
+ */
+export async function addLabels(repo: RepoRef, issueNumber: number, labels: string[], http: HttpClient = githubHttp()): Promise<Array<{ name: string }>> {
+  const res = await http.request<Array<{ name: string }>>("POST", `${repoPath(repo)}/issues/${issueNumber}/labels`, { body: { labels }, idempotent: true });
+  return res.body;
+}
+
+/**
+ * Issues (not pull requests) carrying every label in `labels`, open and closed, newest first, every page until
+ * GitHub has no more (`maxPages` is only a guard against a runaway listing). Unlike the search API this listing is
+ * consistent right after a create.
  */
 export async function listIssuesByLabel(
   repo: RepoRef,
@@ -50,7 +66,7 @@ export async function listIssuesByLabel(
 ): Promise<Issue[]> {
   const perPage = opts.perPage ?? 100;
   const out: Issue[] = [];
-  for (let page = 1; page <= (opts.maxPages ?? 3); page++) {
+  for (let page = 1; page <= (opts.maxPages ?? 1000); page++) {
     const res = await http.request<Array<Issue & { pull_request?: unknown }>>("GET", `${repoPath(repo)}/issues`, {
       query: { labels: labels.join(","), state: "all", sort: "created", direction: "desc", per_page: perPage, page },
     });

@@ -31,6 +31,8 @@ export interface HttpClientOptions {
   /** Human name of the API, used in errors: "Fly Machines API". */
   service: string;
   baseUrl: string;
+  /** Headers sent with every request (an API version pin, say); a request's own headers win. */
+  headers?: Record<string, string>;
   /** Value of the Authorization header, read at the moment of each call so tokens are never held. */
   authorization?: () => string | undefined;
   /** Response headers that carry the server's request id, first match wins. */
@@ -194,7 +196,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const idempotent = req.idempotent ?? !["POST", "PATCH"].includes(method);
     const url = buildUrl(options.baseUrl, path, req.query);
     const auth = options.authorization?.();
-    const headers: Record<string, string> = { accept: "application/json", ...(req.headers ?? {}) };
+    const headers: Record<string, string> = { accept: "application/json", ...(options.headers ?? {}), ...(req.headers ?? {}) };
     if (auth) headers.authorization = auth;
     if (req.body !== undefined) headers["content-type"] = "application/json";
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);

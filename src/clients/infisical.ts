@@ -5,6 +5,7 @@
  * Secret values are sent, never logged, and lists are requested with `viewSecretValue=false` so none come back.
  */
 import { HttpClient, HttpClientOptions, RequestOptions, createHttpClient, isApiError, requireEnv, timeScale } from "./http";
+import { assertFlyToken, assertSyncOptionsKept, assertWritten } from "./infisical-checks";
 
 export const INFISICAL_API_DEFAULT = "https://eu.infisical.com";
 
@@ -132,8 +133,9 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
         return body.secrets.map((s) => s.secretKey);
       } catch (err) {
         if (!isMissingRoute(err)) throw err;
+        // v3 also defaults viewSecretValue to true: ask for names only here too.
         const body = await call<{ secrets: Array<{ secretKey: string }> }>("GET", "/api/v3/secrets/raw", {
-          query: { workspaceId: loc.projectId, environment: loc.environment, secretPath: loc.secretPath, expandSecretReferences: false },
+          query: { workspaceId: loc.projectId, environment: loc.environment, secretPath: loc.secretPath, expandSecretReferences: false, viewSecretValue: false },
         });
         return body.secrets.map((s) => s.secretKey);
       }
@@ -148,15 +150,17 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
       if (items.length === 0) return;
       try {
         // Upsert writes the same values again on a repeat, so a lost answer may be retried.
-        await call("PATCH", "/api/v4/secrets/batch", { body: { ...loc, mode: "upsert", secrets: items }, idempotent: true });
+        const written = await call("PATCH", "/api/v4/secrets/batch", { body: { ...loc, mode: "upsert", secrets: items }, idempotent: true });
+        assertWritten(written, `${items.length} secret(s)`, loc, baseUrl);
+        return;
       } catch (err) {
         if (!isMissingRoute(err)) throw err;
         const existing = new Set(await client.listSecretKeys(loc));
         const v3 = { workspaceId: loc.projectId, environment: loc.environment, secretPath: loc.secretPath };
         const update = items.filter((i) => existing.has(i.secretKey));
         const create = items.filter((i) => !existing.has(i.secretKey));
-        if (update.length) await call("PATCH", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets: update }, idempotent: true });
-        if (create.length) await call("POST", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets: create } });
+        if (update.length) assertWritten(await call("PATCH", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets: update }, idempotent: true }), `${update.length} secret(s)`, loc, baseUrl);
+        if (create.length) assertWritten(await call("POST", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets: create } }), `${create.length} secret(s)`, loc, baseUrl);
       }
     },
 
@@ -166,11 +170,11 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
       const secrets = keys.filter((k) => present.has(k)).map((secretKey) => ({ secretKey }));
       if (secrets.length === 0) return;
       try {
-        await call("DELETE", "/api/v4/secrets/batch", { body: { ...loc, secrets } });
+        assertWritten(await call("DELETE", "/api/v4/secrets/batch", { body: { ...loc, secrets } }), `the deletion of ${secrets.length} secret(s)`, loc, baseUrl);
       } catch (err) {
         if (!isMissingRoute(err)) throw err;
         const v3 = { workspaceId: loc.projectId, environment: loc.environment, secretPath: loc.secretPath };
-        await call("DELETE", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets } });
+        assertWritten(await call("DELETE", "/api/v3/secrets/batch/raw", { body: { ...v3, secrets } }), `the deletion of ${secrets.length} secret(s)`, loc, baseUrl);
       }
     },
 
@@ -193,11 +197,13 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
     },
 
     async createFlyConnection(name: string, description: string, accessToken: string): Promise<FlyAppConnection> {
+      assertFlyToken(accessToken);
       const body = { name, description, method: "access-token", credentials: { accessToken } };
       return (await call<{ appConnection: FlyAppConnection }>("POST", connections, { body, redact: [accessToken] })).appConnection;
     },
 
     async updateFlyConnection(id: string, patch: { name?: string; description?: string; accessToken?: string }): Promise<FlyAppConnection> {
+      if (patch.accessToken !== undefined) assertFlyToken(patch.accessToken);
       const body = {
         name: patch.name,
         description: patch.description,
@@ -234,12 +240,14 @@ export function createInfisicalClient(options: InfisicalClientOptions = {}) {
     },
 
     async createFlySync(config: FlySecretSyncConfig): Promise<FlySecretSync> {
-      return (await call<{ secretSync: FlySecretSync }>("POST", syncs, { body: syncBody(config) })).secretSync;
+      const sync = (await call<{ secretSync: FlySecretSync }>("POST", syncs, { body: syncBody(config) })).secretSync;
+      return assertSyncOptionsKept(sync, config, baseUrl);
     },
 
     async updateFlySync(id: string, config: FlySecretSyncConfig): Promise<FlySecretSync> {
       const { projectId: _projectId, ...patch } = syncBody(config);
-      return (await call<{ secretSync: FlySecretSync }>("PATCH", `${syncs}/${id}`, { body: patch, idempotent: true })).secretSync;
+      const sync = (await call<{ secretSync: FlySecretSync }>("PATCH", `${syncs}/${id}`, { body: patch, idempotent: true })).secretSync;
+      return assertSyncOptionsKept(sync, config, baseUrl);
     },
 
     /** Deletes the sync but leaves the app's secrets in place (`removeSecrets=false`): the app keeps running. */

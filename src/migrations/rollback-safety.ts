@@ -5,6 +5,7 @@
  * captures `recordedMigrations`, so nothing here may hold a schema object or other module state.
  */
 import type { MigrationPhase, MigrationsManifest } from "./manifest";
+import { PromotionError } from "../promotion";
 
 /** The migrations part of a deployment record. */
 export interface RecordedMigrations {
@@ -78,4 +79,21 @@ export function contractRollbackMessage(stack: string, digest: string, crossings
     `  - Path B, if the data must go back too: restore ${first.backupId ? `backup ${first.backupId} (taken before release v${first.releaseVersion}'s migrations)` : `the backup taken before release v${first.releaseVersion}`} into a new cluster (\`fly mpg restore\`), \`npm run repoint -- ${stack} <new-cluster-id>\`, then roll back.`,
     `To go back anyway (the old image may fail on the current schema): \`npm run rollback -- ${stack} --to ${digest} --allow-contract-rollback\`, which sets renewa:allowContractRollback to this digest and records the override in the deployment record.`,
   ].join("\n");
+}
+
+/**
+ * The contract migrations a deploy of `digest` on `stack` goes back across, or a refusal: the crossing is allowed only
+ * when `allowContractRollback` names exactly this digest (then the names go into the deployment record).
+ */
+export function guardContractRollback(
+  stack: string,
+  digest: string | undefined,
+  history: readonly ReleaseHistoryEntry[],
+  allowContractRollback: string | undefined,
+): { crossed: string[]; note?: string } {
+  const crossings = digest ? contractMigrationsSince(history, digest) : [];
+  if (!crossings.length) return { crossed: [] };
+  if (allowContractRollback !== digest) throw new PromotionError(contractRollbackMessage(stack, digest!, crossings));
+  const crossed = crossings.map((c) => c.migration);
+  return { crossed, note: `CONTRACT ROLLBACK OVERRIDE: ${digest} goes back across ${crossed.join(", ")} (renewa:allowContractRollback); it may fail on the current schema.` };
 }

@@ -7,10 +7,15 @@
  *   asks for an update on the next `up`, which writes it then.
  * - Deleting or replacing the resource leaves the issue alone: records are history.
  *
- * GITHUB_TOKEN (issues: write) and GITHUB_API_URL are read from the environment inside each method.
+ * - Verifies the labels on the created issue: GitHub silently drops labels when the token lacks push access to the
+ *   repository, and an unlabelled record is invisible to the lookup, so every retry would write another. The issue's
+ *   number is kept instead (`recorded: false`), and the next `up` labels that issue rather than creating one.
+ *
+ * GITHUB_TOKEN (the GitHub App token: Issues read/write on the app repository) and GITHUB_API_URL are read from the
+ * environment inside each method.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createIssue, ensureLabel, getIssue, listIssuesByLabel } from "../clients/github-issues";
+import { addLabels, createIssue, ensureLabel, getIssue, listIssuesByLabel, missingLabels } from "../clients/github-issues";
 import { githubHttp } from "../clients/github";
 import { isApiError, timeScale } from "../clients/http";
 import { isUnknown, wireSafe } from "../dynamic-support";
@@ -154,21 +159,39 @@ async function record(inputs: Inputs, olds: Outputs | undefined): Promise<Output
     override: inputs.promotionOverride,
     ...(inputs.contractRollback?.length ? { contractRollback: inputs.contractRollback } : {}),
   };
+  // An issue an earlier run created whose labels GitHub dropped: label it instead of writing another.
+  const unlabelled = olds?.key === key && olds.issueNumber !== undefined ? { number: olds.issueNumber, html_url: olds.issueUrl ?? "" } : undefined;
   try {
-    const issue = await writeOnce(inputs, data);
+    const issue = await writeOnce(inputs, data, unlabelled);
     return wireSafe({ ...inputs, key, recorded: true, issueNumber: issue.number, issueUrl: issue.html_url, recordedAt });
   } catch (err) {
     const why = String((err as Error)?.message ?? err);
+    const dropped = (err as { issue?: { number: number; html_url: string } }).issue;
+    if (dropped) {
+      await pulumi.log.warn(
+        `Deployment record ${key} was created as issue #${dropped.number} in ${inputs.owner}/${inputs.repository}, but ${why} The deploy itself succeeded. ` +
+          `Give the token push access (GitHub App: Issues read/write and Contents read on ${inputs.repository}); the next \`pulumi up\` on ${inputs.stack} labels issue #${dropped.number} instead of writing another.`,
+      );
+      return wireSafe({ ...inputs, key, recorded: false, issueNumber: dropped.number, issueUrl: dropped.html_url, recordedAt });
+    }
     await pulumi.log.warn(
       `Deployment record ${key} was not written to ${inputs.owner}/${inputs.repository} (${why}). The deploy itself succeeded. ` +
         `The next \`pulumi up\` on ${inputs.stack} retries the write; check that GITHUB_TOKEN can write issues and that GitHub is reachable.`,
     );
-    return wireSafe({ ...inputs, key, recorded: false, recordedAt });
+    // Keep an unlabelled issue's number, so the next try still labels it rather than writing another.
+    return wireSafe({ ...inputs, key, recorded: false, recordedAt, ...(unlabelled ? { issueNumber: unlabelled.number, issueUrl: unlabelled.html_url } : {}) });
   }
 }
 
-/** Finds the record by key, else creates it; a failed create is retried only after looking again. */
-async function writeOnce(inputs: Inputs, data: DeploymentRecordData): Promise<{ number: number; html_url: string }> {
+/**
+ * Finds the record by key, else labels the unlabelled issue an earlier run created, else creates it; a failed create
+ * is retried only after looking again. Throws an error carrying `issue` when GitHub drops the labels.
+ */
+async function writeOnce(
+  inputs: Inputs,
+  data: DeploymentRecordData,
+  unlabelled: { number: number; html_url: string } | undefined,
+): Promise<{ number: number; html_url: string }> {
   // Short waits: the deploy is done and the operator is waiting; a record that still fails is retried next `up`.
   const backoff = { baseMs: 200, capMs: 2_000, maxRetries: 3 };
   const http = githubHttp({ backoff });
@@ -193,14 +216,26 @@ async function writeOnce(inputs: Inputs, data: DeploymentRecordData): Promise<{ 
       .sort((a, b) => b!.releaseVersion - a!.releaseVersion)[0];
     return { existing: records.find((r) => r.record?.key === data.key)?.issue, previousHead: previous?.migrations?.head };
   };
+  const labelsDropped = (issue: { number: number; html_url: string }, missing: string[]) =>
+    Object.assign(new Error(`GitHub dropped its label(s) ${missing.join(", ")}: the token has no push access to the repository, and an unlabelled record is invisible to \`rollback\`.`), { issue });
   for (let attempt = 0; ; attempt++) {
     const { existing, previousHead } = await find();
     if (existing) return existing;
+    if (unlabelled) {
+      const now = await addLabels(repo, unlabelled.number, labels, http);
+      const missing = missingLabels({ labels: now }, labels);
+      if (missing.length) throw labelsDropped(unlabelled, missing);
+      return unlabelled;
+    }
     const full = inputs.migrations ? { ...data, migrations: recordedMigrations(inputs.migrations, inputs.stack, previousHead) } : data;
     const { title, body } = formatRecord(full);
     try {
-      return await createIssue(repo, { title, body, labels }, http);
+      const created = await createIssue(repo, { title, body, labels }, http);
+      const missing = missingLabels(created, labels);
+      if (missing.length) throw labelsDropped(created, missing);
+      return created;
     } catch (err) {
+      if ((err as { issue?: unknown }).issue) throw err;
       const transient = isApiError(err) && (err.status === 0 || err.status >= 500);
       if (!transient || attempt >= backoff.maxRetries) throw err;
       await new Promise((r) => setTimeout(r, backoffDelay(attempt, backoff, Math.random) * timeScale()));
@@ -218,7 +253,8 @@ const provider = new DeploymentRecordProvider();
  * new DeploymentRecord("app-record", {
  *   owner: cfg.githubOwner, repository: cfg.githubRepository, stack: cfg.stack, environment: cfg.stack,
  *   appName: cfg.appName, digest: release.digest, imageRef: promotion.imageRef, previousDigest: release.previousDigest,
- *   backupId: database.backupId, releaseVersion: release.releaseVersion, commit: process.env.GITHUB_SHA ?? "unknown",
+ *   backupId: database.backupId, releaseVersion: release.releaseVersion,
+ *   commit: promotion.sourceCommit.apply((c) => c ?? "unknown"), // the app commit the image was built from
  *   promotionOverride: promotion.override,
  * }, { parent: this });
  */

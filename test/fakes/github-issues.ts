@@ -19,6 +19,8 @@ export interface GithubIssuesFake {
   fake: HttpFake;
   issues: FakeIssue[];
   labels: Map<string, { name: string; color: string; description: string }>;
+  /** Flip to simulate a token with or without push access (see GithubIssuesFakeOptions.withoutPush). */
+  access: { withoutPush: boolean };
   /** Adds an issue as if someone had created it earlier (oldest first when seeding several). */
   seed(issue: Omit<FakeIssue, "number" | "state" | "created_at"> & Partial<FakeIssue>): FakeIssue;
   stop(): Promise<void>;
@@ -31,6 +33,11 @@ export interface GithubIssuesFakeOptions {
   token?: string;
   /** Mount on this server instead of starting one. */
   fake?: HttpFake;
+  /**
+   * The token has no push access: GitHub creates issues but silently drops their labels, and refuses to add labels
+   * to an existing issue (403).
+   */
+  withoutPush?: boolean;
 }
 
 export async function createGithubIssuesFake(opts: GithubIssuesFakeOptions = {}): Promise<GithubIssuesFake> {
@@ -42,6 +49,7 @@ export async function createGithubIssuesFake(opts: GithubIssuesFakeOptions = {})
     if (opts.token) fake.requiredAuth = `Bearer ${opts.token}`;
   }
   const issues: FakeIssue[] = [];
+  const access = { withoutPush: opts.withoutPush ?? false };
   const labels = new Map<string, { name: string; color: string; description: string }>();
   let clock = Date.parse("2026-01-01T00:00:00Z");
   const base = `/repos/${owner}/${repo}`;
@@ -74,13 +82,20 @@ export async function createGithubIssuesFake(opts: GithubIssuesFakeOptions = {})
   });
   fake.route("POST", `${base}/issues`, (req): FakeResponse => {
     if (!req.body?.title) return { status: 422, body: { message: "Validation Failed: title missing" } };
-    const issue = add({ title: req.body.title, body: req.body.body ?? "", labels: req.body.labels ?? [] });
+    const issue = add({ title: req.body.title, body: req.body.body ?? "", labels: access.withoutPush ? [] : req.body.labels ?? [] });
     for (const name of issue.labels) if (!labels.has(name)) labels.set(name, { name, color: "ededed", description: "" });
     return { status: 201, body: view(issue) };
   });
   fake.route("GET", `${base}/issues/:number`, (req): FakeResponse => {
     const issue = issues.find((i) => i.number === Number(req.params.number));
     return issue ? { status: 200, body: view(issue) } : { status: 404, body: { message: "Not Found" } };
+  });
+  fake.route("POST", `${base}/issues/:number/labels`, (req): FakeResponse => {
+    const issue = issues.find((i) => i.number === Number(req.params.number));
+    if (!issue) return { status: 404, body: { message: "Not Found" } };
+    if (access.withoutPush) return { status: 403, body: { message: "Resource not accessible by integration" } };
+    for (const name of req.body?.labels ?? []) if (!issue.labels.includes(name)) issue.labels.push(name);
+    return { status: 200, body: issue.labels.map((name) => ({ name })) };
   });
   fake.route("GET", `${base}/issues`, (req: FakeRequest): FakeResponse => {
     const want = (req.query.get("labels") ?? "").split(",").filter(Boolean);
@@ -105,5 +120,5 @@ export async function createGithubIssuesFake(opts: GithubIssuesFakeOptions = {})
   });
 
   if (!opts.fake) await fake.start();
-  return { fake, issues, labels, seed: add, stop: () => (opts.fake ? Promise.resolve() : fake.stop()) };
+  return { fake, issues, labels, access, seed: add, stop: () => (opts.fake ? Promise.resolve() : fake.stop()) };
 }

@@ -39,6 +39,8 @@ export interface Fault {
 export interface LoggedRequest {
   method: string;
   path: string;
+  /** The query string's parameters. */
+  query: URLSearchParams;
   route: string;
   status: number;
   body: any;
@@ -128,7 +130,7 @@ export class HttpFake {
     this.counts.set(routeName, count);
     const requestId = `req-${this.nextRequestId++}`;
     const send = (r: FakeResponse) => {
-      this.log.push({ method, path: url.pathname, route: routeName, status: r.status, body, headers: req.headers });
+      this.log.push({ method, path: url.pathname, query: url.searchParams, route: routeName, status: r.status, body, headers: req.headers });
       res.writeHead(r.status, { "content-type": "application/json", [this.requestIdHeader]: requestId, ...(r.headers ?? {}) });
       res.end(r.body === undefined ? "" : typeof r.body === "string" ? r.body : JSON.stringify(r.body));
     };
@@ -136,7 +138,7 @@ export class HttpFake {
     const fault = this.faults.find((f) => f.route === routeName && (!f.nth || f.nth.includes(count)));
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     if (fault?.reset) {
-      this.log.push({ method, path: url.pathname, route: routeName, status: 0, body, headers: req.headers });
+      this.log.push({ method, path: url.pathname, query: url.searchParams, route: routeName, status: 0, body, headers: req.headers });
       req.socket.destroy();
       return;
     }

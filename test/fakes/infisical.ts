@@ -33,6 +33,10 @@ export interface InfisicalFakeOptions {
   projects?: Array<{ id: string; slug: string }>;
   /** Serve only the legacy v3 raw secret routes, as an older self-hosted Infisical would. */
   v3Only?: boolean;
+  /** A secret-approval policy covers every environment: batch writes answer `{approval}` and write nothing. */
+  approvalPolicy?: boolean;
+  /** A server from before Feb 2026: secret syncs silently drop `syncOptions.autoRedeploy` and `destinationConfig.appName`. */
+  legacySyncOptions?: boolean;
 }
 
 export interface InfisicalState {
@@ -128,10 +132,16 @@ export async function createInfisicalFake(opts: InfisicalFakeOptions = {}): Prom
     credentialsHash: createHash("sha256").update(`server-side:${c.accessToken}`).digest("hex"),
   });
 
+  /** What Infisical answers when a policy turns a write into a change request (200, nothing written). */
+  const approval = (src: Record<string, any>): FakeResponse => ({
+    status: 200,
+    body: { approval: { id: randomUUID(), policyId: randomUUID(), status: "open", slug: `${src.environment}-change`, isReplicated: false } },
+  });
   /** Upserts (or, in `failOnNotFound` mode, updates) a batch and queues the auto-syncs of that folder. */
   const writeBatch = (src: Record<string, any>, mode: string): FakeResponse => {
     const folder = folderOf(src);
     if (!(folder instanceof Map)) return folder;
+    if (opts.approvalPolicy) return approval(src);
     const items: Array<{ secretKey: string; secretValue: string }> = src.secrets ?? [];
     if (mode === "failOnNotFound") {
       const missing = items.filter((i) => !folder.has(i.secretKey)).map((i) => i.secretKey);
@@ -148,6 +158,7 @@ export async function createInfisicalFake(opts: InfisicalFakeOptions = {}): Prom
   const deleteBatch = (src: Record<string, any>): FakeResponse => {
     const folder = folderOf(src);
     if (!(folder instanceof Map)) return folder;
+    if (opts.approvalPolicy) return approval(src);
     for (const i of src.secrets ?? []) folder.delete(i.secretKey);
     autoSync(src.projectId ?? src.workspaceId, src.environment, src.secretPath ?? "/");
     return { status: 200, body: { secrets: src.secrets ?? [] } };
@@ -181,7 +192,8 @@ export async function createInfisicalFake(opts: InfisicalFakeOptions = {}): Prom
       .route("DELETE", "/api/v4/secrets/batch", authed((req) => deleteBatch(req.body)));
   }
   fake
-    .route("GET", "/api/v3/secrets/raw", authed((req) => listFolder(query(req), true)))
+    // Like v4, v3 returns values unless told `viewSecretValue=false`.
+    .route("GET", "/api/v3/secrets/raw", authed((req) => listFolder(query(req), req.query.get("viewSecretValue") !== "false")))
     .route("PATCH", "/api/v3/secrets/batch/raw", authed((req) => writeBatch(req.body, "failOnNotFound")))
     .route("POST", "/api/v3/secrets/batch/raw", authed((req) => writeBatch(req.body, "create")))
     .route("DELETE", "/api/v3/secrets/batch/raw", authed((req) => deleteBatch(req.body)));
@@ -191,6 +203,7 @@ export async function createInfisicalFake(opts: InfisicalFakeOptions = {}): Prom
     .route("POST", conns, authed((req) => {
       const { name, description, method, credentials } = req.body ?? {};
       if (method !== "access-token" || !/^FlyV1 /.test(credentials?.accessToken ?? "")) return fail(400, "Invalid Fly.io access token");
+      if (credentials.accessToken.length > 1000) return fail(422, "body/credentials/accessToken String must contain at most 1000 character(s)");
       if ([...state.connections.values()].some((c) => c.name === name)) return fail(400, `An App Connection with the name "${name}" already exists`);
       const c = { id: randomUUID(), name, description, accessToken: credentials.accessToken };
       state.connections.set(c.id, c);
@@ -209,6 +222,7 @@ export async function createInfisicalFake(opts: InfisicalFakeOptions = {}): Prom
       if (!c) return fail(404, `Could not find App Connection with ID ${req.params.id}`);
       const token = req.body?.credentials?.accessToken;
       if (token !== undefined && !/^FlyV1 /.test(token)) return fail(400, "Invalid Fly.io access token");
+      if (token !== undefined && token.length > 1000) return fail(422, "body/credentials/accessToken String must contain at most 1000 character(s)");
       Object.assign(c, { name: req.body?.name ?? c.name, description: req.body?.description ?? c.description, accessToken: token ?? c.accessToken });
       return { status: 200, body: { appConnection: connectionView(c) } };
     }))
@@ -223,6 +237,13 @@ export async function createInfisicalFake(opts: InfisicalFakeOptions = {}): Prom
   const applyConfig = (s: FakeSync, b: Record<string, any>) => {
     for (const k of ["name", "connectionId", "environment", "secretPath", "isAutoSyncEnabled", "syncOptions", "destinationConfig"] as const) {
       if (b[k] !== undefined) (s as any)[k] = b[k];
+    }
+    // zod's default object parsing strips keys the schema does not know, with no error.
+    if (opts.legacySyncOptions) {
+      const { autoRedeploy: _a, ...syncOptions } = s.syncOptions ?? {};
+      const { appName: _n, ...destinationConfig } = s.destinationConfig ?? {};
+      s.syncOptions = syncOptions;
+      s.destinationConfig = destinationConfig;
     }
   };
   fake

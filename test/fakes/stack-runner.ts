@@ -1,8 +1,9 @@
 /**
  * An in-memory StackRunner: stacks with config and outputs. Mutating operations are logged in `calls` (in order);
  * read-only ones in `reads`, so a test can assert that a dry run changed nothing. `up` behaves like the platform's
- * program in the ways the commands rely on: the digest is the pin, else the previous stage's imageDigest output; a
- * release bumps releaseVersion and prepends to releasedDigests.
+ * program in the ways the commands rely on: the digest is renewa:imageDigest, else a pin kept in the pinnedDigest
+ * output (unless renewa:followSource), else the previous stage's imageDigest output; renewa:expectedDigest must match;
+ * a release bumps releaseVersion and prepends to releasedDigests; `configAtUp` keeps the config each up saw.
  */
 import type { RunResult, StackRunner } from "../../src/cli/stack-runner";
 
@@ -22,6 +23,8 @@ export class FakeStackRunner implements StackRunner {
   readonly reads: Array<{ op: "exists" | "outputs"; stack: string }> = [];
   /** Make the next `up` or `destroy` throw, as the Automation API does when the CLI fails. */
   failNext?: string;
+  /** The stack config each `up` ran with, in order. */
+  readonly configAtUp: Array<{ stack: string; config: Record<string, string> }> = [];
 
   constructor(stacks: Record<string, Partial<FakeStack>> = {}) {
     for (const [name, s] of Object.entries(stacks)) this.stacks.set(name, { config: { ...s.config }, outputs: { ...s.outputs } });
@@ -53,11 +56,19 @@ export class FakeStackRunner implements StackRunner {
     this.maybeFail(stack);
     const s = this.open(stack);
     onOutput(`Updating (${stack}):\n`);
-    // As ImagePromotion decides: the pin, else the previous stage's output, else keep what runs.
+    this.configAtUp.push({ stack, config: { ...s.config } });
+    // As ImagePromotion decides: a new pin, else a kept pin, else the previous stage's output, else keep what runs.
     const from = stack === "staging" ? "development" : stack === "production" ? "staging" : undefined;
     const promoted = from ? (this.stacks.get(from)?.outputs.imageDigest as string | undefined) : undefined;
-    const digest = s.config["renewa:imageDigest"] ?? promoted ?? s.outputs.imageDigest;
+    const pin = s.config["renewa:imageDigest"] ?? (from && s.config["renewa:followSource"] !== "true" ? (s.outputs.pinnedDigest as string | undefined) : undefined);
+    const digest = pin ?? promoted ?? (s.outputs.imageDigest as string | undefined);
+    const expected = s.config["renewa:expectedDigest"];
+    if (expected !== undefined && expected !== digest) throw new Error(`code: 255\n stderr: error: stack ${stack}: the approved digest is ${expected} but this update would deploy ${digest}`);
     const released = digest !== s.outputs.imageDigest;
+    if (from) {
+      const { pinnedDigest: _old, ...rest } = s.outputs;
+      s.outputs = pin ? { ...rest, pinnedDigest: pin } : rest;
+    }
     if (released) {
       s.outputs = {
         ...s.outputs,
