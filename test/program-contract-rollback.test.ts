@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRecord } from "../src/deployment-record-format";
+import { buildManifest } from "../src/migrations/manifest";
 import { Fakes, newStatePath, startFakes, up } from "./harness/up";
 
 const REPO = "renewa-app-development";
@@ -24,8 +25,15 @@ function migrations(files: Record<string, string>): string {
   return dir;
 }
 const records = () => fakes.github.issues.issues.filter((i) => i.labels.includes("deployment-record")).map((i) => ({ title: i.title, record: parseRecord(i.body)! }));
-const staging = (digest: string, config: Record<string, string>) =>
-  up(fakes, "staging", { statePath, config, stackOutputs: { development: { imageDigest: digest } } });
+/** staging's up of development's `digest`, whose migrations (the app's folder `dir`) travel with it, as `promote` hands them over. */
+const staging = (digest: string, dir: string, config: Record<string, string> = {}) => {
+  const manifest = buildManifest(dir);
+  return up(fakes, "staging", {
+    statePath,
+    config: { "renewa:migrations": JSON.stringify(manifest), ...config },
+    stackOutputs: { development: { imageDigest: digest, migrations: manifest } },
+  });
+};
 
 beforeAll(async () => {
   fakes = await startFakes({ timeScale: 0.01 });
@@ -44,8 +52,8 @@ afterAll(async () => {
 
 describe("pinning a digest released before a contract migration", () => {
   it("records which migrations each release applied", async () => {
-    expect((await staging(D1, { "renewa:migrationsDir": dirs.v1 })).ok).toBe(true);
-    const second = await staging(D2, { "renewa:migrationsDir": dirs.v2 });
+    expect((await staging(D1, dirs.v1)).ok).toBe(true);
+    const second = await staging(D2, dirs.v2);
     expect(second.ok, second.errors.join("\n")).toBe(true);
     const [v1, v2] = records().map((r) => r.record);
     expect(v1.migrations).toMatchObject({ head: "20260101000000_users.sql", applied: [{ name: "20260101000000_users.sql", phase: "expand" }] });
@@ -54,7 +62,7 @@ describe("pinning a digest released before a contract migration", () => {
 
   it("fails the up before any change, naming the migration and the release that ran it", async () => {
     const marks = new Map(Object.values(fakes.servers).map((f) => [f, f.log.length]));
-    const run = await staging(D2, { "renewa:migrationsDir": dirs.v2, "renewa:imageDigest": D1 });
+    const run = await staging(D2, dirs.v2, { "renewa:imageDigest": D1 });
     expect(run.ok).toBe(false);
     const text = run.errors.join("\n");
     expect(text).toContain(`staging refuses to go back to ${D1}: 1 contract migration(s) ran since it was released`);
@@ -67,7 +75,7 @@ describe("pinning a digest released before a contract migration", () => {
   });
 
   it("renewa:allowContractRollback = that digest deploys it and the record names the override", async () => {
-    const run = await staging(D2, { "renewa:migrationsDir": dirs.v2, "renewa:imageDigest": D1, "renewa:allowContractRollback": D1 });
+    const run = await staging(D2, dirs.v2, { "renewa:imageDigest": D1, "renewa:allowContractRollback": D1 });
     expect(run.ok, run.errors.join("\n")).toBe(true);
     expect(run.outputs.imageDigest).toBe(D1);
     const v3 = records()[2];
