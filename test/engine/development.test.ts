@@ -59,10 +59,12 @@ describe("development under the real engine", { timeout: 600_000 }, () => {
     keep(await p.ok(STACK, ["preview", "--expect-no-changes"]));
   });
 
-  it("an image changed on a machine outside Pulumi shows in refresh and preview, and the next up puts it back", async () => {
+  it("an image and the memory changed on a machine outside Pulumi show in refresh and preview, and the next up puts them back", async () => {
     p.fakes.registry.push(REPO, OTHER);
     const [machine] = appMachines();
-    machine.config = { ...machine.config, image: imageOf(OTHER) };
+    const memory = machine.config.guest.memory_mb;
+    // `fly deploy --image` and `fly scale memory` by hand.
+    machine.config = { ...machine.config, image: imageOf(OTHER), guest: { ...machine.config.guest, memory_mb: memory * 2 } };
 
     const refreshPreview = keep(await p.ok(STACK, ["refresh", "--preview-only"]));
     expect(refreshPreview.output).toMatch(/fly:Release.*\n?.*digest|~ .*renewa-app-release/);
@@ -72,7 +74,16 @@ describe("development under the real engine", { timeout: 600_000 }, () => {
 
     keep(await p.ok(STACK, ["up", "--refresh", "--skip-preview"]));
     expect(appMachines().map((m) => m.config.image)).toEqual([imageOf(D1)]);
+    expect(appMachines().map((m) => m.config.guest.memory_mb)).toEqual([memory]);
     keep(await p.ok(STACK, ["preview", "--refresh", "--expect-no-changes"]));
+
+    // The memory alone (the image untouched): compared field by field, not through a hash in the machine's metadata.
+    const [again] = appMachines();
+    again.config = { ...again.config, guest: { ...again.config.guest, memory_mb: memory * 2 } };
+    const drifted = keep(await p.fails(STACK, ["preview", "--refresh", "--expect-no-changes"]));
+    expect(drifted.output).toMatch(/renewa-app-release/);
+    keep(await p.ok(STACK, ["up", "--refresh", "--skip-preview"]));
+    expect(appMachines().map((m) => [m.config.image, m.config.guest.memory_mb])).toEqual([[imageOf(D1), memory]]);
   });
 
   it("import of the Fly app or the MPG cluster fails saying to run `pulumi up` instead, and changes nothing", async () => {

@@ -69,7 +69,16 @@ export interface FakesOptions {
 export async function startFakes(opts: FakesOptions = {}): Promise<Fakes> {
   const scale = opts.timeScale ?? 0.01;
   const token = SENTINELS.FLY_API_TOKEN;
-  const fly = await createFlyMachinesFake({ token, orgs: ["renewa"], secondMs: 1000 * scale, bootMs: 20, healthMs: 20, releaseCommandMs: 20 });
+  const fly = await createFlyMachinesFake({
+    token,
+    orgs: ["renewa"],
+    secondMs: 1000 * scale,
+    bootMs: 20,
+    healthMs: 20,
+    releaseCommandMs: 20,
+    // The data jobs' one-off machines (verify-backup's check, refresh-staging's scrub) run their command and pass.
+    jobExitCode: (config) => (config?.metadata?.renewa_job ? 0 : undefined),
+  });
   const { state: mpg } = await createFlyPostgresFake({ fake: fly.fake, authorization: `FlyV1 ${token}` });
   const { state: graphql } = await createFlyGraphqlFake({ fake: fly.fake, authorization: `FlyV1 ${token}`, orgs: { renewa: "org-renewa-id" } });
   for (const c of opts.clusters ?? ["renewa-staging-mpg", "renewa-staging-restored"]) mpg.addCluster(typeof c === "string" ? { id: c } : c);
