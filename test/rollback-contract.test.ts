@@ -67,19 +67,27 @@ describe("rollback across a contract migration", () => {
     const { runner, out, deps } = setup();
     expect(await rollback(["production", "--allow-contract-rollback", "--yes"], deps)).toBe(0);
     expect(out.errors).toContain(`WARNING: going back across contract migration 003_drop_email.sql (release v3); ${B} may fail on the current schema.`);
-    expect(out.text()).toContain(`  1. pulumi config set renewa:allowContractRollback ${B} -s production (--allow-contract-rollback; recorded in the deployment record)`);
-    expect(runner.calls).toEqual([
-      { op: "setConfig", stack: "production", key: "renewa:allowContractRollback", value: B },
-      { op: "setConfig", stack: "production", key: "renewa:imageDigest", value: B },
-      { op: "up", stack: "production" },
+    expect(out.text()).toContain(`  1. for this run: renewa:allowContractRollback ${B} (--allow-contract-rollback; recorded in the deployment record)`);
+    // Set for this one run (with the pin and the source commit), removed after it: nothing left to commit.
+    const calls = runner.calls.map((c) => ("key" in c ? `${c.op} ${c.key}` : c.op));
+    expect(calls).toEqual([
+      "setConfig renewa:imageDigest",
+      "setConfig renewa:sourceCommit",
+      "setConfig renewa:allowContractRollback",
+      "up",
+      "removeConfig renewa:imageDigest",
+      "removeConfig renewa:sourceCommit",
+      "removeConfig renewa:allowContractRollback",
     ]);
+    expect(runner.calls.find((c) => "key" in c && c.key === "renewa:allowContractRollback")).toMatchObject({ value: B });
   });
 
   it("a rollback across expand and migrate only needs no override", async () => {
     const records = [rec(3, C, [{ name: "003_backfill.sql", phase: "migrate" }]), ...RECORDS.slice(1)];
     const { runner, deps } = setup(records);
     expect(await rollback(["production", "--yes"], deps)).toBe(0);
-    expect(runner.calls.map((c) => ("key" in c ? c.key : c.op))).toEqual(["renewa:imageDigest", "up"]);
+    expect(runner.calls.map((c) => ("key" in c ? c.key : c.op))).not.toContain("renewa:allowContractRollback");
+    expect(runner.calls.map((c) => c.op)).toContain("up");
   });
 
   it("counts every release after the target's newest one, including an earlier rollback", () => {
