@@ -102,30 +102,6 @@ describe("Path B on production under the real engine", { timeout: 600_000 }, () 
 });
 
 describe("the operator commands drive the real CLI", { timeout: 600_000 }, () => {
-  it("refresh-staging: a scrubbed copy of production's latest backup, re-pointed through Path B by the real CLI", async () => {
-    const backup = (id: string) => ({ id, type: "full", status: "completed", started_at: "2026-11-30T01:00:00.000Z", finished_at: "2026-11-30T01:10:00.000Z", pollsLeft: 0 });
-    for (const id of [CLUSTERS.production, RESTORED]) p.fakes.mpg.clusters.get(id)!.backups.push(backup(`bk-${id}`) as never);
-    const stagingBefore = (await p.ws.outputs("staging")).databaseClusterId as string;
-    const before = p.mark();
-    const dry = await p.ws.command("refresh-staging", ["--dry-run"]);
-    expect(dry.code, dry.output).toBe(0);
-    expect(dry.stdout).toContain("Dry run: nothing was changed.");
-    expect(p.mutations(before)).toEqual([]);
-
-    const real = await p.ws.command("refresh-staging", ["--yes"]);
-    expect(real.code, real.output).toBe(0);
-    const copy = [...p.fakes.mpg.clusters.values()].find((c) => c.id.startsWith("renewa-staging-refresh-") && c.status === "ready")!;
-    expect(copy).toBeDefined();
-    expect(p.ws.readFile("Pulumi.staging.yaml")).toContain(`renewa:mpgClusterId: ${copy.id}`);
-    expect((await p.ws.outputs("staging")).databaseClusterId).toBe(copy.id);
-    const folder = p.fakes.infisical.state.folder(INFISICAL_PROJECT_ID, "staging", "/");
-    expect(folder.get("DATABASE_URL")).toContain(copy.id);
-    expect(folder.get("DATABASE_URL_MIGRATION")).toContain(copy.id);
-    // The previous cluster is kept and named, with the command that removes it.
-    expect(p.fakes.mpg.clusters.get(stagingBefore)!.status).toBe("ready");
-    expect(real.stdout).toContain(`fly mpg destroy ${stagingBefore}`);
-  });
-
   it("promote: --dry-run prints the plan and changes nothing; the real run rolls staging to development's new digest", async () => {
     await p.config("development", "renewa:imageDigest", D2);
     await p.ok("development", ["up", "--skip-preview"]);
@@ -167,5 +143,29 @@ describe("the operator commands drive the real CLI", { timeout: 600_000 }, () =>
     expect(real.code, real.output).toBe(0);
     expect(p.ws.readFile("Pulumi.staging.yaml")).toContain(`renewa:mpgClusterId: ${STAGING_RESTORED}`);
     expect((await p.ws.outputs("staging")).databaseClusterId).toBe(STAGING_RESTORED);
+  });
+
+  it("refresh-staging: a scrubbed copy of production's latest backup, re-pointed through Path B by the real CLI", async () => {
+    const backup = (id: string) => ({ id, type: "full", status: "completed", started_at: "2026-11-30T01:00:00.000Z", finished_at: "2026-11-30T01:10:00.000Z", pollsLeft: 0 });
+    for (const id of [CLUSTERS.production, RESTORED]) p.fakes.mpg.clusters.get(id)!.backups.push(backup(`bk-${id}`) as never);
+    const stagingBefore = (await p.ws.outputs("staging")).databaseClusterId as string;
+    const before = p.mark();
+    const dry = await p.ws.command("refresh-staging", ["--dry-run"]);
+    expect(dry.code, dry.output).toBe(0);
+    expect(dry.stdout).toContain("Dry run: nothing was changed.");
+    expect(p.mutations(before)).toEqual([]);
+
+    const real = await p.ws.command("refresh-staging", ["--yes"]);
+    expect(real.code, real.output).toBe(0);
+    const copy = [...p.fakes.mpg.clusters.values()].find((c) => c.source !== undefined && c.status === "ready")!;
+    expect(copy).toBeDefined();
+    expect(p.ws.readFile("Pulumi.staging.yaml")).toContain(`renewa:mpgClusterId: ${copy.id}`);
+    expect((await p.ws.outputs("staging")).databaseClusterId).toBe(copy.id);
+    const folder = p.fakes.infisical.state.folder(INFISICAL_PROJECT_ID, "staging", "/");
+    expect(folder.get("DATABASE_URL")).toContain(copy.id);
+    expect(folder.get("DATABASE_URL_MIGRATION")).toContain(copy.id);
+    // The previous cluster is kept and named, with the command that removes it.
+    expect(p.fakes.mpg.clusters.get(stagingBefore)!.status).toBe("ready");
+    expect(real.stdout).toContain(`fly mpg destroy ${stagingBefore}`);
   });
 });

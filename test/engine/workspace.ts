@@ -24,6 +24,7 @@ let cliDir: string | undefined;
 export function pulumiCliDir(): string {
   cliDir ??= process.env.RENEWA_PULUMI_CLI_DIR;
   if (cliDir) return cliDir;
+  if (process.env.RENEWA_PULUMI_CLI_ERROR) throw new Error(process.env.RENEWA_PULUMI_CLI_ERROR);
   const started = Date.now();
   const res = spawnSync("bash", [path.join(ROOT, "scripts", "pulumi-cli.sh")], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (res.status !== 0) throw new Error(`scripts/pulumi-cli.sh failed (exit ${res.status}):\n${res.stderr.slice(-4000)}`);
